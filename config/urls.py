@@ -1,0 +1,11 @@
+from django.contrib import admin
+from django.urls import include, path
+
+from cstrack.observability import metrics_view
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("metrics", metrics_view, name="metrics"),
+    path("", include("tickets.api.urls")),  # /api/v1/..., /api/schema/, /api/docs/
+    path("", include("tickets.console.urls")),  # the Korean web console
+]
