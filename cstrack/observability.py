@@ -1,0 +1,152 @@
+"""Observability: request IDs, structured JSON logs, and a Prometheus metrics endpoint.
+
+Metrics about the work (due backlog, oldest due age, messages by state and provider, breaches
+by board) are read from the database at scrape time, so every web process reports the same
+numbers whatever process did the work. API latency is a per-process histogram (scrape each
+web process, or sum them in Prometheus).
+"""
+
+import contextvars
+import hmac
+import logging
+import time
+import uuid
+
+from django.conf import settings
+from django.db.models import Count, Min
+from django.http import HttpResponse, HttpResponseForbidden
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+
+request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="")
+
+API_LATENCY = Histogram(
+    "cstrack_http_request_seconds",
+    "HTTP request latency",
+    ["method", "route", "status"],
+    buckets=(0.005, 0.01, 0.02, 0.03, 0.05, 0.1, 0.2, 0.5, 1, 2, 5),
+)
+
+
+class RequestIdMiddleware:
+    """Gives every request an ID (or keeps a sane incoming X-Request-ID), logs carry it, and the
+    response returns it; also times the request for the latency histogram."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        incoming = request.headers.get("X-Request-ID", "")
+        rid = incoming if 8 <= len(incoming) <= 64 and incoming.replace("-", "").isalnum() else uuid.uuid4().hex
+        token = request_id_var.set(rid)
+        start = time.perf_counter()
+        try:
+            response = self.get_response(request)
+        finally:
+            request_id_var.reset(token)
+        match = getattr(request, "resolver_match", None)
+        route = match.route if match else "unmatched"
+        API_LATENCY.labels(request.method, route, str(response.status_code)).observe(time.perf_counter() - start)
+        response["X-Request-ID"] = rid
+        return response
+
+
+class ContextFilter(logging.Filter):
+    """Adds request_id (and ticket, when a caller passed extra={"ticket": id}) to every record."""
+
+    def filter(self, record):
+        record.request_id = request_id_var.get()
+        if not hasattr(record, "ticket"):
+            record.ticket = None
+        return True
+
+
+class WorkCollector:
+    """Reads the backlog figures from the database on each scrape."""
+
+    def collect(self):
+        from notifications.models import Message
+        from tickets.followups import due_queryset
+        from tickets.models import OPEN_STATUSES, Ticket
+
+        from . import calendar
+
+        now = calendar.now()
+        due = due_queryset(now).aggregate(n=Count("id"), oldest=Min("due_at"))
+        yield GaugeMetricFamily("cstrack_followups_due", "Follow-ups due and not yet carried out", value=due["n"])
+        age = calendar.elapsed(due["oldest"], now).total_seconds() if due["oldest"] else 0
+        yield GaugeMetricFamily(
+            "cstrack_followups_oldest_due_age_seconds", "Age of the oldest due follow-up", value=age
+        )
+
+        messages = GaugeMetricFamily(
+            "cstrack_messages", "Outbox messages by state and provider", labels=["state", "provider"]
+        )
+        for row in Message.objects.values("state", "provider").annotate(n=Count("id")):
+            messages.add_metric([row["state"], row["provider"] or "-"], row["n"])
+        yield messages
+        unsent = Message.objects.filter(state__in=["pending", "retry"], next_attempt_at__lte=now).aggregate(
+            oldest=Min("next_attempt_at")
+        )
+        yield GaugeMetricFamily(
+            "cstrack_messages_oldest_unsent_age_seconds",
+            "Age of the oldest message due and not sent",
+            value=calendar.elapsed(unsent["oldest"], now).total_seconds() if unsent["oldest"] else 0,
+        )
+        breaches = GaugeMetricFamily(
+            "cstrack_open_breached_tickets", "Open tickets past a promise, by board", labels=["board"]
+        )
+        for row in (
+            Ticket.objects.filter(status__in=OPEN_STATUSES, breached_at__isnull=False)
+            .values("board__code")
+            .annotate(n=Count("id"))
+        ):
+            breaches.add_metric([row["board__code"]], row["n"])
+        yield breaches
+
+
+_registry = None
+
+
+def _metrics_registry():
+    global _registry
+    if _registry is None:
+        from prometheus_client import REGISTRY
+
+        registry = CollectorRegistry()
+        registry.register(WorkCollector())
+        # The default registry carries the latency histogram and process metrics.
+        _registry = (registry, REGISTRY)
+    return _registry
+
+
+def metrics_view(request):
+    token = getattr(settings, "METRICS_TOKEN", "")
+    if token:
+        given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+        if not hmac.compare_digest(given, token):
+            return HttpResponseForbidden("metrics token required")
+    body = b"".join(generate_latest(r) for r in _metrics_registry())
+    return HttpResponse(body, content_type=CONTENT_TYPE_LATEST)
+
+
+class RejectNulMiddleware:
+    """A NUL character in a query string or a form field is refused with a 400 before any view
+    runs: PostgreSQL cannot store it, and it never belongs in contact-centre text. (The API
+    checks its own input and answers in its problem format; the services check again.)"""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        from django.http import HttpResponseBadRequest
+
+        if request.path.startswith("/api/"):
+            return self.get_response(request)  # the API refuses NUL itself, in its problem format
+        values = [v for vs in request.GET.lists() for v in vs[1]]
+        if request.content_type == "application/x-www-form-urlencoded":
+            values += [v for vs in request.POST.lists() for v in vs[1]]
+        if any("\x00" in v for v in values):
+            detail = "입력에 허용되지 않는 문자(NUL)가 있습니다."
+            return HttpResponseBadRequest(detail, content_type="text/plain; charset=utf-8")
+        return self.get_response(request)
