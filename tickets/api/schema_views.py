@@ -1,0 +1,12 @@
+"""Small plain views for the API URL space."""
+
+import json
+
+from django.http import HttpResponse
+
+from .errors import PROBLEM_CONTENT_TYPE, problem
+
+
+def not_found(request, *args, **kwargs):
+    body = problem(404, detail="요청한 API 경로가 없습니다.", code="not_found", instance=request.path)
+    return HttpResponse(json.dumps(body, ensure_ascii=False), status=404, content_type=PROBLEM_CONTENT_TYPE)

@@ -1,0 +1,130 @@
+"""Webhooks: systems subscribe to ticket events; every delivery is an outbox message.
+
+`webhooks_publish(event)` runs inside the transaction that wrote the event (post_save on
+TicketEvent, see tickets/api/signals.py) and enqueues one message per matching subscription with
+the idempotency key `webhook:<subscription id>:<event id>` — so a re-run never sends twice, and
+retries and the dead-letter state come from the outbox. The body is JSON without personal data
+(event data is masked by the services; the ticket part carries no contact fields).
+
+Signing: the webhook provider signs `f"{timestamp}.{body}"` with HMAC-SHA256. Each subscription
+has its own secret (encrypted at rest); `webhook_signing_secrets(message)` resolves it from the
+message's idempotency key, so no secret is ever put in a task argument or a message row.
+"""
+
+import json
+import secrets
+from datetime import timedelta
+
+from django.db import transaction
+
+from cstrack import calendar
+from cstrack.errors import DomainValidationError
+from notifications import services as outbox
+from tickets.models import EventType, TicketEvent, WebhookSubscription
+
+KEY_PREFIX = "webhook"
+ROTATION_GRACE = timedelta(hours=24)
+
+
+def new_secret() -> str:
+    return "whsec_" + secrets.token_urlsafe(32)
+
+
+def event_payload(event: TicketEvent) -> dict:
+    ticket = event.ticket
+    return {
+        "id": event.pk,
+        "type": f"ticket.{event.type}",
+        "at": event.at.isoformat(),
+        "actor": event.actor_label,
+        "data": event.data,
+        "ticket": {
+            "id": ticket.pk,
+            "reference": ticket.reference,
+            "kind": ticket.kind.code,
+            "status": ticket.status,
+            "board": ticket.board.code,
+            "priority": ticket.priority,
+            "version": ticket.version,
+        },
+    }
+
+
+def _matches(sub: WebhookSubscription, event: TicketEvent) -> bool:
+    if sub.event_types and event.type not in sub.event_types:
+        return False
+    key = sub.api_key
+    if key is not None:
+        if key.revoked_at is not None or not key.can_read:
+            return False
+        if key.kinds and event.ticket.kind.code not in key.kinds:
+            return False
+    return True
+
+
+def webhooks_publish(event: TicketEvent) -> list:
+    """Enqueue one outbox message per active subscription that wants this event."""
+    subs = [s for s in WebhookSubscription.objects.filter(active=True).select_related("api_key") if _matches(s, event)]
+    if not subs:
+        return []
+    body = json.dumps(event_payload(event), ensure_ascii=False, separators=(",", ":"), default=str)
+    return [
+        outbox.message_enqueue(
+            channel="webhook",
+            recipient=sub.target_url,
+            idempotency_key=f"{KEY_PREFIX}:{sub.pk}:{event.pk}",
+            subject=f"ticket.{event.type}",
+            body=body,
+        )
+        for sub in subs
+    ]
+
+
+def subscription_for_message(message) -> WebhookSubscription | None:
+    parts = (message.idempotency_key or "").split(":")
+    if len(parts) != 3 or parts[0] != KEY_PREFIX or not parts[1].isdigit():
+        return None
+    return WebhookSubscription.objects.filter(pk=int(parts[1])).first()
+
+
+def webhook_signing_secrets(message) -> list[str]:
+    """Secrets to sign `message` with: the subscription's current secret, plus the previous one
+    during the rotation grace period (a receiver accepts either signature). Empty if the message
+    is not a subscription delivery."""
+    sub = subscription_for_message(message)
+    if sub is None:
+        return []
+    found = [sub.secret]
+    if sub.previous_secret and sub.secret_rotated_at and calendar.now() - sub.secret_rotated_at < ROTATION_GRACE:
+        found.append(sub.previous_secret)
+    return found
+
+
+# --- Subscriptions ------------------------------------------------------------------------------
+
+
+def subscription_create(*, name: str, target_url: str, event_types=(), api_key=None) -> WebhookSubscription:
+    unknown = sorted(set(event_types or ()) - set(EventType.values))
+    if unknown:
+        raise DomainValidationError({"event_types": [f"알 수 없는 이벤트: {', '.join(unknown)}"]})
+    return WebhookSubscription.objects.create(
+        name=name.strip()[:100],
+        target_url=target_url,
+        event_types=sorted(set(event_types or ())),
+        secret=new_secret(),
+        api_key=api_key,
+    )
+
+
+@transaction.atomic
+def subscription_rotate_secret(sub: WebhookSubscription) -> WebhookSubscription:
+    sub = WebhookSubscription.objects.select_for_update().get(pk=sub.pk)
+    sub.previous_secret, sub.secret, sub.secret_rotated_at = sub.secret, new_secret(), calendar.now()
+    sub.save(update_fields=["previous_secret", "secret", "secret_rotated_at"])
+    return sub
+
+
+def subscription_deactivate(sub: WebhookSubscription) -> WebhookSubscription:
+    WebhookSubscription.objects.filter(pk=sub.pk).update(active=False)
+    sub.active = False
+    return sub

@@ -1,0 +1,11 @@
+from django.apps import AppConfig
+
+
+class TicketsConfig(AppConfig):
+    name = "tickets"
+    verbose_name = "에스컬레이션"
+
+    def ready(self):
+        from .api.signals import connect
+
+        connect()  # every audit event is offered to webhook subscriptions

@@ -1,0 +1,29 @@
+from django.contrib.auth import views as auth_views
+from django.urls import path
+
+from . import views
+
+app_name = "console"
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path(
+        "login/",
+        auth_views.LoginView.as_view(template_name="console/login.html", redirect_authenticated_user=True),
+        name="login",
+    ),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("agent/", views.agent_home, name="agent_home"),
+    path("tickets/new/", views.ticket_new, name="ticket_new"),
+    path("tickets/matching/", views.ticket_matching, name="ticket_matching"),
+    path("tickets/<str:reference>/", views.ticket_detail, name="ticket_detail"),
+    path("tickets/<str:reference>/reveal/", views.ticket_reveal, name="ticket_reveal"),
+    path("tickets/<str:reference>/<slug:action>/", views.ticket_action, name="ticket_action"),
+    path("followups/<int:pk>/<slug:action>/", views.followup_action, name="followup_action"),
+    path("ops/", views.ops_queue, name="ops_queue"),
+    path("supervisor/", views.supervisor_queue, name="supervisor"),
+    path("supervisor/export.csv", views.supervisor_export, name="supervisor_export"),
+    path("supervisor/breaches.svg", views.supervisor_chart, name="supervisor_chart"),
+    path("supervisor/messages/", views.dead_messages, name="dead_messages"),
+    path("supervisor/messages/<int:pk>/retry/", views.dead_message_retry, name="dead_message_retry"),
+]

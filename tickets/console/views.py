@@ -1,0 +1,549 @@
+"""The Korean web console. Views read through selectors, change through services, and show a
+DomainError's messages next to the fields it names. No rules live here."""
+
+import csv
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.db.models import Count, Q
+from django.http import Http404, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_POST
+
+from cstrack import calendar
+from cstrack.actors import Actor
+from cstrack.errors import DomainError, DomainValidationError, NotFound
+from notifications import services as outbox
+from notifications.models import Message
+
+from .. import followups as followup_services
+from .. import selectors, services, workflow
+from ..defaults import DEFAULT_REQUESTER
+from ..models import (
+    OPEN_STATUSES,
+    Board,
+    Channel,
+    ConsentBasis,
+    FollowUp,
+    Priority,
+    RequesterType,
+    Status,
+    TicketKind,
+)
+from . import forms, present, queries
+from .access import capabilities, requires
+
+PENALTY_KIND = selectors.PENALTY_KIND
+DEFAULT_OPS_BOARD = "penalty-koc"
+COMMON_LABELS = {
+    "title": _lazy("제목 (비우면 유형 이름)"),
+    "channel": _lazy("인입 채널"),
+    "requester_type": _lazy("요청자 구분"),
+    "priority": _lazy("중요도"),
+    "member_id": _lazy("회원 ID"),
+    "driver_id": _lazy("기사 ID"),
+    "call_id": _lazy("콜 ID"),
+    "vehicle_plate": _lazy("차량 번호"),
+    "parking_lot": _lazy("주차장"),
+    "customer_phone": _lazy("고객 연락처"),
+    "customer_email": _lazy("고객 이메일"),
+    "identity_verified": _lazy("본인 확인 완료"),
+    "consent_basis": _lazy("개인정보 근거"),
+    "delegation_caller": _lazy("위임한 호출자"),
+    "delegation_relation": _lazy("제3자와의 관계"),
+    "assignee": _lazy("담당자 지정"),
+}
+COMMON_FIELDS = set(COMMON_LABELS)
+
+
+def page(request, template, context=None, status=200):
+    return render(request, template, {"caps": capabilities(request), **(context or {})}, status=status)
+
+
+def _actor(request):
+    return Actor.for_user(request.user)
+
+
+def _safe_next(request, fallback):
+    target = request.POST.get("next") or request.GET.get("next")
+    if target and url_has_allowed_host_and_scheme(target, {request.get_host()}, require_https=request.is_secure()):
+        return target
+    return fallback
+
+
+def _ticket_or_404(reference):
+    try:
+        return services.ticket_get(reference)
+    except NotFound:
+        raise Http404(_("티켓을 찾을 수 없습니다.")) from None
+
+
+def _error_bag(exc: DomainError) -> dict:
+    return {"fields": exc.field_errors, "detail": "" if exc.field_errors else exc.detail}
+
+
+# --- Home ---------------------------------------------------------------------------------------
+
+
+@login_required
+def home(request):
+    caps = capabilities(request)
+    if caps.manage_followups:
+        return redirect("console:supervisor")
+    if caps.record_outcome:
+        return redirect("console:ops_queue")
+    if caps.log_tickets or caps.log_recontact:
+        return redirect("console:agent_home")
+    return page(request, "console/no_role.html")
+
+
+@requires("log_recontact")
+def agent_home(request):
+    now = calendar.now()
+    callbacks = list(selectors.callbacks_due_for(request.user))
+    for fu in callbacks:
+        fu.due_label = present.when(fu.due_at)
+        fu.is_overdue = fu.due_at < now
+    return page(
+        request,
+        "console/agent/home.html",
+        {"callbacks": callbacks, "today": calendar.month_day_label(calendar.kst_date(now))},
+    )
+
+
+# --- New ticket ---------------------------------------------------------------------------------
+
+
+def _latest_schema(kind):
+    version = kind.schema_versions.order_by("-version").first()
+    return version.schema if version else kind.schema
+
+
+@requires("log_tickets")
+def ticket_new(request):
+    kinds = list(TicketKind.objects.filter(active=True).select_related("default_board"))
+    code = request.POST.get("kind") or request.GET.get("kind") or ""
+    kind = next((k for k in kinds if k.code == code), None)
+    values = request.POST if request.method == "POST" else request.GET
+    errors, top_errors = {}, []
+    schema = _latest_schema(kind) if kind else {}
+    staff = list(queries.staff_users()) if kind else []
+
+    if request.method == "POST":
+        if kind is None:
+            top_errors.append(_("티켓 유형을 선택해 주세요."))
+        else:
+            kwargs = forms.create_kwargs(request.POST)
+            assignee_id = request.POST.get("assignee") or ""
+            assignee = next((u for u in staff if str(u.pk) == assignee_id), None)
+            try:
+                if assignee_id and assignee is None:
+                    raise DomainValidationError({"assignee": [_("담당자를 목록에서 골라 주세요.")]})
+                ticket = services.ticket_create(
+                    kind=kind,
+                    details=forms.details_from_post(schema, request.POST),
+                    actor=_actor(request),
+                    assignee=assignee,
+                    created_via="console",
+                    **kwargs,
+                )
+            except DomainError as exc:
+                errors = exc.field_errors
+                if not errors:
+                    top_errors.append(exc.detail)
+            else:
+                messages.success(request, _("%(reference)s 티켓을 접수했습니다.") % {"reference": ticket.reference})
+                return redirect("console:ticket_detail", reference=ticket.reference)
+
+    fields = present.form_fields(schema, values, errors) if kind else []
+    known = {f["name"] for f in fields} | COMMON_FIELDS
+    top_errors += [f"{msg}" for key, msgs in errors.items() if key not in known for msg in msgs]
+    common = {
+        name: {
+            "name": name,
+            "id": f"f-{name}",
+            "label": label,
+            "value": values.get(name, ""),
+            "errors": errors.get(name, []),
+            "required": name in schema.get("required_refs", []),
+        }
+        for name, label in COMMON_LABELS.items()
+    }
+    context = {
+        "common": common,
+        "kinds": kinds,
+        "kind": kind,
+        "fields": fields,
+        "values": values,
+        "errors": errors,
+        "top_errors": top_errors,
+        "required_refs": set(schema.get("required_refs", [])),
+        "channels": [c for c in Channel.choices if c[0] != Channel.API],
+        "requester_types": RequesterType.choices,
+        "priorities": Priority.choices,
+        "consent_bases": ConsentBasis.choices,
+        "default_requester": DEFAULT_REQUESTER.get(kind.code, "customer") if kind else "customer",
+        "staff": staff,
+    }
+    return page(request, "console/tickets/new.html", context, status=400 if errors or top_errors else 200)
+
+
+@requires("log_recontact")
+@require_GET
+def ticket_matching(request):
+    """Open tickets for a repeat contact, for the new-ticket form's lookup (JSON, session auth)."""
+    matches = selectors.open_tickets_matching(
+        phone=request.GET.get("phone", ""),
+        member_id=request.GET.get("member_id", ""),
+        driver_id=request.GET.get("driver_id", ""),
+        call_id=request.GET.get("call_id", ""),
+    )[:5]
+    results = [
+        {
+            "reference": t.reference,
+            "kind": t.kind.name,
+            "status": t.get_status_display(),
+            "board": t.board.name,
+            "received": present.when(t.received_at),
+            "phone": t.customer_phone_masked,
+            "url": reverse("console:ticket_detail", args=[t.reference]) + "#recontact",
+            "offer": _(
+                "이 고객에게 이미 처리 중인 '%(kind)s' 건(%(reference)s, %(status)s)이 있습니다. "
+                "새로 접수하지 말고 재인입으로 기록할까요?"
+            )
+            % {"kind": t.kind.name, "reference": t.reference, "status": t.get_status_display()},
+        }
+        for t in matches
+    ]
+    return JsonResponse({"results": results, "action_label": _("이 티켓에 재인입 기록")})
+
+
+# --- Ticket page --------------------------------------------------------------------------------
+
+
+def _ticket_page(request, ticket, *, errors=None, revealed=None, status=200, form_values=None):
+    caps = capabilities(request)
+    now = calendar.now()
+    ticket.outcome_text = ticket.kind.outcome_label(ticket.outcome)
+    events = list(ticket.events.all())
+    followups = present.followup_rows(list(ticket.followups.all()), now)
+    context = {
+        "ticket": ticket,
+        "received_label": present.when(ticket.received_at),
+        "details": present.detail_rows(ticket),
+        "timeline": present.timeline(ticket, events, followups),
+        "followups": followups,
+        "errors": errors or {},
+        "form_values": form_values or {},
+        "revealed": present.revealed_rows(ticket, revealed) if revealed is not None else None,
+        "targets": [(s, Status(s).label) for s in workflow.allowed_targets(ticket)],
+        "channels": [c for c in Channel.choices if c[0] != Channel.API],
+        "consent_bases": ConsentBasis.choices,
+        "here": request.path,
+    }
+    context.update(_penalty_panel(ticket, caps))
+    response = page(request, "console/tickets/detail.html", context, status=status)
+    if revealed is not None:
+        response["Cache-Control"] = "no-store"
+    return response
+
+
+def _penalty_panel(ticket, caps):
+    if not (caps.record_outcome and ticket.kind.code == PENALTY_KIND and ticket.driver_id):
+        return {"penalty_history": None}
+    history = list(selectors.driver_penalty_history(ticket.driver_id))
+    for t in history:
+        t.received_label = present.when(t.received_at)
+        t.outcome_text = t.kind.outcome_label(t.outcome)
+    return {"penalty_history": history, "penalty_counts": selectors.driver_penalty_counts(ticket.driver_id)}
+
+
+@login_required
+def ticket_detail(request, reference):
+    return _ticket_page(request, _ticket_or_404(reference))
+
+
+def _do_recontact(request, ticket, actor):
+    recontact = services.ticket_log_recontact(
+        ticket, actor=actor, channel=request.POST.get("channel") or Channel.PHONE, note=request.POST.get("note", "")
+    )
+    messages.success(request, services.recontact_promise_text(recontact), extra_tags="promise")
+
+
+def _do_outcome(request, ticket, actor):
+    blocked = None
+    if request.POST.get("driver_blocked_shown"):
+        blocked = bool(request.POST.get("driver_blocked"))
+    services.ticket_record_outcome(
+        ticket,
+        outcome=request.POST.get("outcome", ""),
+        actor=actor,
+        reason=request.POST.get("reason", ""),
+        driver_blocked=blocked,
+    )
+    messages.success(request, _("%(reference)s 처리 결과를 기록했습니다.") % {"reference": ticket.reference})
+
+
+def _do_confirm(request, ticket, actor):
+    services.ticket_confirm_manager(ticket, manager_name=request.POST.get("manager_name", ""), actor=actor)
+    messages.success(request, _("관리자 컨펌을 기록했습니다."))
+
+
+def _do_consent(request, ticket, actor):
+    services.ticket_record_consent(
+        ticket,
+        actor=actor,
+        basis=request.POST.get("consent_basis", ""),
+        customer_phone=request.POST.get("customer_phone", ""),
+        customer_email=request.POST.get("customer_email", ""),
+        delegation_caller=request.POST.get("delegation_caller", ""),
+        delegation_relation=request.POST.get("delegation_relation", ""),
+    )
+    messages.success(request, _("개인정보 근거를 기록했습니다."))
+
+
+def _do_transition(request, ticket, actor):
+    services.ticket_transition(
+        ticket, to_status=request.POST.get("to_status", ""), actor=actor, note=request.POST.get("note", "")
+    )
+    messages.success(request, _("상태를 변경했습니다."))
+
+
+TICKET_ACTIONS = {
+    "recontact": ("log_recontact", _do_recontact),
+    "outcome": ("record_outcome", _do_outcome),
+    "confirm": ("record_outcome", _do_confirm),
+    "consent": ("change_ticket", _do_consent),
+    "transition": ("change_ticket", _do_transition),
+}
+
+
+@login_required
+@require_POST
+def ticket_action(request, reference, action):
+    if action not in TICKET_ACTIONS:
+        raise Http404
+    capability, handler = TICKET_ACTIONS[action]
+    if not getattr(capabilities(request), capability):
+        raise PermissionDenied
+    ticket = _ticket_or_404(reference)
+    try:
+        handler(request, ticket, _actor(request))
+    except DomainError as exc:
+        return _ticket_page(
+            request, ticket, errors={action: _error_bag(exc)}, status=exc.status, form_values={action: request.POST}
+        )
+    fallback = reverse("console:ticket_detail", args=[ticket.reference])
+    return redirect(_safe_next(request, fallback))
+
+
+@never_cache
+@requires("reveal_contact")
+@require_POST
+def ticket_reveal(request, reference):
+    """Show the unmasked contact once, to a permitted role, with a reason; the service audits it."""
+    ticket = _ticket_or_404(reference)
+    try:
+        data = services.ticket_reveal_contact(ticket, actor=_actor(request), reason=request.POST.get("reason", ""))
+    except DomainError as exc:
+        return _ticket_page(request, ticket, errors={"reveal": _error_bag(exc)}, status=exc.status)
+    return _ticket_page(request, _ticket_or_404(reference), revealed=data)
+
+
+# --- Follow-ups ---------------------------------------------------------------------------------
+
+
+def _do_reschedule(request, fu, actor):
+    due_at = forms.parse_local_datetime(request.POST.get("due_at", ""), "due_at")
+    followup_services.followup_reschedule(fu, due_at=due_at, reason=request.POST.get("reason", ""), actor=actor)
+    messages.success(request, _("후속 조치 기한을 %(when)s(으)로 변경했습니다.") % {"when": present.when(due_at)})
+
+
+def _do_cancel(request, fu, actor):
+    followup_services.followup_cancel(fu, reason=request.POST.get("reason", ""), actor=actor)
+    messages.success(request, _("후속 조치를 취소했습니다."))
+
+
+def _do_complete(request, fu, actor):
+    followup_services.followup_complete(fu, actor=actor, note=request.POST.get("note", ""))
+    messages.success(request, _("회신 전화를 완료로 기록했습니다."))
+
+
+FOLLOWUP_ACTIONS = {
+    "reschedule": ("manage_followups", _do_reschedule),
+    "cancel": ("manage_followups", _do_cancel),
+    "complete": ("change_ticket", _do_complete),
+}
+
+
+@login_required
+@require_POST
+def followup_action(request, pk, action):
+    if action not in FOLLOWUP_ACTIONS:
+        raise Http404
+    capability, handler = FOLLOWUP_ACTIONS[action]
+    if not getattr(capabilities(request), capability):
+        raise PermissionDenied
+    fu = FollowUp.objects.select_related("ticket").filter(pk=pk).first()
+    if fu is None:
+        raise Http404
+    try:
+        handler(request, fu, _actor(request))
+    except DomainError as exc:
+        ticket = _ticket_or_404(fu.ticket.reference)
+        bag = {**_error_bag(exc), "id": fu.pk, "action": action}
+        return _ticket_page(request, ticket, errors={"followup": bag}, status=exc.status)
+    fallback = reverse("console:ticket_detail", args=[fu.ticket.reference])
+    return redirect(_safe_next(request, fallback))
+
+
+# --- Operations ---------------------------------------------------------------------------------
+
+
+@requires("record_outcome")
+def ops_queue(request):
+    boards = list(Board.objects.annotate(open_count=Count("tickets", filter=Q(tickets__status__in=OPEN_STATUSES))))
+    code = request.GET.get("board") or DEFAULT_OPS_BOARD
+    board = next((b for b in boards if b.code == code), None) or (boards[0] if boards else None)
+    rows = list(queries.board_queue(board)) if board else []
+    for t in rows:
+        t.received_label = present.when(t.received_at)
+    selected_ref = request.GET.get("ticket", "")
+    selected = next((t for t in rows if t.reference == selected_ref), None)
+    if selected_ref and selected is None:
+        selected = _ticket_or_404(selected_ref)
+    context = {"boards": boards, "board": board, "rows": rows, "selected": selected, "errors": {}}
+    if selected is not None:
+        selected.received_label = present.when(selected.received_at)
+        selected.outcome_text = selected.kind.outcome_label(selected.outcome)
+        context.update(_penalty_panel(selected, capabilities(request)))
+        context["here"] = f"{request.path}?board={board.code if board else ''}&ticket={selected.reference}"
+    return page(request, "console/ops/queue.html", context)
+
+
+# --- Supervisor ---------------------------------------------------------------------------------
+
+
+def _supervisor_filters(request):
+    f = {k: request.GET.get(k, "").strip() for k in ("kind", "board", "agent", "breached")}
+    qs = selectors.overdue_tickets()
+    if f["kind"]:
+        qs = qs.filter(kind__code=f["kind"])
+    if f["board"]:
+        qs = qs.filter(board__code=f["board"])
+    if f["agent"].isdigit():
+        qs = qs.filter(Q(assignee_id=int(f["agent"])) | Q(created_by_id=int(f["agent"])))
+    if f["breached"] == "1":
+        qs = qs.filter(breached_at__isnull=False)
+    return qs.select_related("created_by"), f
+
+
+def _queue_rows(qs, now, limit=queries.QUEUE_LIMIT):
+    rows = list(qs[:limit] if limit else qs)
+    for t in rows:
+        since = t.oldest_due or t.received_at
+        t.age_label = present.age_label(calendar.age_bucket(since, now))
+        t.oldest_due_label = present.when(t.oldest_due)
+        t.received_label = present.when(t.received_at)
+        t.breached_label = present.when(t.breached_at) if t.breached_at else ""
+    return rows
+
+
+@requires("manage_followups")
+def supervisor_queue(request):
+    now = calendar.now()
+    qs, filters = _supervisor_filters(request)
+    summary = selectors.overdue_summary(qs, now)
+    summary["by_age"] = [(present.age_label(k), v) for k, v in summary["by_age"].items()]
+    context = {
+        "rows": _queue_rows(qs, now),
+        "summary": summary,
+        "filters": filters,
+        "query": request.GET.urlencode(),
+        "kinds": list(TicketKind.objects.all()),
+        "boards": list(Board.objects.all()),
+        "agents": list(queries.staff_users()),
+        "chart": queries.chart_geometry(queries.breaches_per_day(14, now)),
+        "limit": queries.QUEUE_LIMIT,
+    }
+    return page(request, "console/supervisor/queue.html", context)
+
+
+@requires("manage_followups")
+def supervisor_export(request):
+    now = calendar.now()
+    qs, _filters = _supervisor_filters(request)
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    stamp = calendar.to_kst(now).strftime("%Y%m%d-%H%M")
+    response["Content-Disposition"] = f'attachment; filename="overdue-{stamp}.csv"'
+    response.write("\ufeff")  # so spreadsheet programs read the Korean text as UTF-8
+    writer = csv.writer(response)
+    writer.writerow(
+        [
+            _("접수 번호"),
+            _("유형"),
+            _("게시판"),
+            _("상태"),
+            _("중요도"),
+            _("담당자"),
+            _("접수자"),
+            _("접수 시각 (KST)"),
+            _("가장 오래된 기한 (KST)"),
+            _("경과"),
+            _("기한 위반 시각 (KST)"),
+            _("고객 연락처 (가림)"),
+        ]
+    )
+    for t in _queue_rows(qs, now, limit=None):
+        writer.writerow(
+            [
+                t.reference,
+                t.kind.name,
+                t.board.name,
+                t.get_status_display(),
+                t.get_priority_display(),
+                t.assignee.get_username() if t.assignee else "",
+                t.created_by.get_username() if t.created_by else "",
+                t.received_label,
+                t.oldest_due_label if t.oldest_due else "",
+                t.age_label,
+                t.breached_label,
+                t.customer_phone_masked,
+            ]
+        )
+    return response
+
+
+@requires("manage_followups")
+def supervisor_chart(request):
+    chart = queries.chart_geometry(queries.breaches_per_day(14))
+    response = render(request, "console/supervisor/breaches.svg", {"chart": chart}, content_type="image/svg+xml")
+    return response
+
+
+@requires("retry_messages")
+def dead_messages(request):
+    rows = list(
+        Message.objects.filter(state=Message.State.DEAD).select_related("template").order_by("-updated_at")[:200]
+    )
+    for m in rows:
+        m.updated_label = present.when(m.updated_at)
+    return page(request, "console/supervisor/messages.html", {"rows": rows})
+
+
+@requires("retry_messages")
+@require_POST
+def dead_message_retry(request, pk):
+    try:
+        outbox.message_retry_dead(pk, request.user.get_username())
+    except DomainError as exc:
+        messages.error(request, exc.detail)
+    else:
+        messages.success(request, _("메시지 #%(id)s을(를) 다시 발송 대기열에 넣었습니다.") % {"id": pk})
+    return redirect("console:dead_messages")

@@ -1,0 +1,154 @@
+"""Read-side queries: repeat contacts, penalty history, overdue and breached queues."""
+
+from contextlib import suppress
+
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
+
+from cstrack import calendar, pii
+from cstrack.errors import DomainValidationError
+
+from . import parking
+from .models import OPEN_STATUSES, PENDING_FOLLOWUP_STATES, Action, FollowUp, Ticket
+
+PENALTY_KIND = "driver-penalty-request"
+SEASON_PASS_KIND = "parking-season-pass-registration"  # noqa: S105 - a kind code
+
+
+def ticket_list() -> QuerySet:
+    return Ticket.objects.select_related("kind", "board", "assignee")
+
+
+def open_tickets_matching(*, phone: str = "", member_id: str = "", driver_id: str = "", call_id: str = "") -> QuerySet:
+    """Open tickets for a repeat contact. The phone is matched through its keyed hash only."""
+    q = Q()
+    if phone:
+        with suppress(DomainValidationError):  # a half-typed number matches nothing
+            q |= Q(customer_phone_hash=pii.phone_index(phone))
+    for field, value in (("member_id", member_id), ("driver_id", driver_id), ("call_id", call_id)):
+        if value and value.strip():
+            q |= Q(**{field: value.strip()})
+    if not q:
+        return Ticket.objects.none()
+    return ticket_list().filter(q, status__in=OPEN_STATUSES).order_by("-received_at")
+
+
+def driver_penalty_counts(driver_id: str) -> dict:
+    """How many penalty requests name this driver in the last 30 and 90 days (for whoever decides)."""
+    if not driver_id:
+        return {"30d": 0, "90d": 0, "total": 0}
+    now = calendar.now()
+    counts = Ticket.objects.filter(kind__code=PENALTY_KIND, driver_id=driver_id).aggregate(
+        d30=Count("id", filter=Q(received_at__gte=calendar.days_ago(now, 30))),
+        d90=Count("id", filter=Q(received_at__gte=calendar.days_ago(now, 90))),
+        total=Count("id"),
+    )
+    return {"30d": counts["d30"], "90d": counts["d90"], "total": counts["total"]}
+
+
+def driver_penalty_history(driver_id: str, limit: int = 20) -> QuerySet:
+    return ticket_list().filter(kind__code=PENALTY_KIND, driver_id=driver_id).order_by("-received_at")[:limit]
+
+
+def season_pass_month_tickets(ticket: Ticket) -> QuerySet:
+    """Season-pass tickets of the same customer (member ID or phone) in the ticket's KST month."""
+    start, end = calendar.month_bounds(ticket.received_at)
+    same_customer = Q(pk=ticket.pk)
+    if ticket.member_id:
+        same_customer |= Q(member_id=ticket.member_id)
+    if ticket.customer_phone_hash:
+        same_customer |= Q(customer_phone_hash=ticket.customer_phone_hash)
+    return Ticket.objects.filter(
+        same_customer, kind__code=SEASON_PASS_KIND, received_at__gte=start, received_at__lt=end
+    )
+
+
+def season_pass_coupon_status(ticket: Ticket) -> parking.CouponStatus:
+    """Coupon eligibility for a season-pass ticket: same customer (member ID or phone), same month."""
+    month = season_pass_month_tickets(ticket)
+    occurrences = month.filter(received_at__lte=ticket.received_at, details__cause="operator_missing").count()
+    if ticket.details.get("cause") != "operator_missing":
+        occurrences = month.filter(received_at__lte=ticket.received_at).count()
+    coupons = month.filter(compensation_krw__gt=0).count()
+    return parking.coupon_status(
+        cause=ticket.details.get("cause", ""), occurrences_this_month=occurrences, coupons_this_month=coupons
+    )
+
+
+def season_pass_refund(ticket: Ticket) -> int | None:
+    d = ticket.details
+    if not all(k in d for k in ("pass_paid_amount", "pass_usable_days", "pass_used_days")):
+        return None
+    return parking.refund_amount(
+        paid=d["pass_paid_amount"], usable_days=d["pass_usable_days"], used_days=d["pass_used_days"]
+    )
+
+
+def overdue_followups(now=None) -> QuerySet:
+    """Pending duties whose time has passed (call backs not done, messages held or not yet sent)."""
+    now = now or calendar.now()
+    return FollowUp.objects.filter(state__in=PENDING_FOLLOWUP_STATES, due_at__lt=now, ticket__status__in=OPEN_STATUSES)
+
+
+def overdue_tickets(now=None) -> QuerySet:
+    """Open tickets that are breached or have an overdue duty, oldest promise first.
+
+    Driven by the follow-ups' (state, action, due_at) and the tickets' partial breached index;
+    the oldest due time is a per-row subquery, so no GROUP BY over all follow-ups is needed.
+    """
+    now = now or calendar.now()
+    # No join back to tickets inside the subquery: the outer query already filters open ones.
+    overdue = FollowUp.objects.filter(ticket=OuterRef("pk"), state__in=PENDING_FOLLOWUP_STATES, due_at__lt=now)
+    oldest = (
+        FollowUp.objects.filter(ticket=OuterRef("pk"), state__in=PENDING_FOLLOWUP_STATES)
+        .order_by("due_at")
+        .values("due_at")[:1]
+    )
+    return (
+        ticket_list()
+        .filter(status__in=OPEN_STATUSES)
+        .filter(Q(Exists(overdue)) | Q(breached_at__isnull=False))
+        .annotate(oldest_due=Subquery(oldest))
+        .order_by(F("oldest_due").asc(nulls_last=True), "received_at")
+    )
+
+
+def overdue_summary(queryset, now=None) -> dict:
+    """Counts by kind, board and age bucket for a queue (ages from the oldest missed due time),
+    computed in the database: two aggregate queries whatever the queue's length."""
+    now = now or calendar.now()
+    base = queryset.order_by()
+    since = Coalesce("oldest_due", "received_at")
+    edges = {"<1d": 24, "1-3d": 72, "3-7d": 168}
+    buckets, lower = {}, None
+    for label, hours in edges.items():
+        upper = calendar.after_seconds(now, -hours * 3600)
+        cond = Q(age_from__gt=upper) if lower is None else Q(age_from__gt=upper, age_from__lte=lower)
+        buckets[label] = Count("id", filter=cond)
+        lower = upper
+    buckets[">7d"] = Count("id", filter=Q(age_from__lte=lower))
+    totals = base.annotate(age_from=since).aggregate(
+        total=Count("id"), breached=Count("id", filter=Q(breached_at__isnull=False)), **buckets
+    )
+    by_kind, by_board = {}, {}
+    for row in base.values("kind__name", "board__name").annotate(n=Count("id")).order_by():
+        by_kind[row["kind__name"]] = by_kind.get(row["kind__name"], 0) + row["n"]
+        by_board[row["board__name"]] = by_board.get(row["board__name"], 0) + row["n"]
+    return {
+        "total": totals["total"],
+        "breached": totals["breached"],
+        "by_kind": by_kind,
+        "by_board": by_board,
+        "by_age": {bucket: totals[bucket] for bucket in calendar.AGE_BUCKETS},
+    }
+
+
+def callbacks_due_for(user, *, until=None) -> QuerySet:
+    """Call-back duties on tickets the user owns (or created, if unassigned) due by `until`."""
+    until = until or calendar.end_of_business_day(calendar.kst_date(calendar.now()))
+    return (
+        FollowUp.objects.filter(action=Action.CALL_BACK, state__in=PENDING_FOLLOWUP_STATES, due_at__lte=until)
+        .filter(Q(ticket__assignee=user) | Q(ticket__assignee__isnull=True, ticket__created_by=user))
+        .select_related("ticket", "ticket__kind")
+        .order_by("due_at")
+    )

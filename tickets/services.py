@@ -1,0 +1,656 @@
+"""Ticket services: every change to a ticket goes through one of these verbs.
+
+Each verb runs in one transaction, checks the rules, writes the audit event and schedules
+follow-ups; API views, console views, admin and tasks call these and hold no rules.
+"""
+
+from django.db import IntegrityError, transaction
+from django.db.models import F, Value
+from django.db.models.functions import Coalesce
+
+from cstrack import calendar, pii
+from cstrack.actors import SYSTEM, Actor
+from cstrack.errors import Conflict, DomainValidationError, NotFound, PermissionDenied, StaleVersion
+
+from . import attachments, followups, parking, workflow
+from .models import (
+    Board,
+    ConsentBasis,
+    DailySequence,
+    EventType,
+    ReContact,
+    Status,
+    Ticket,
+    TicketEvent,
+    TicketKind,
+    TicketKindSchema,
+    Trigger,
+)
+from .schema import REFERENCE_FIELDS, check_schema, validate_details
+
+REFERENCE_PREFIX = "CS"
+PENALTY_BOARDS = {"koc": "penalty-koc", "gwangju_kmcc": "penalty-gwangju"}
+EDITABLE_FIELDS = {"title", "priority", "channel", "requester_type", *REFERENCE_FIELDS, "identity_verified", "details"}
+REVEALS_PER_HOUR = 30
+
+
+# --- Events ------------------------------------------------------------------------------------
+
+
+def _event(ticket: Ticket, type_: str, actor: Actor, **data) -> TicketEvent:
+    return TicketEvent.objects.create(
+        ticket=ticket,
+        type=type_,
+        actor=actor.user if getattr(actor.user, "pk", None) else None,
+        actor_label=actor.label,
+        at=calendar.now(),
+        data=data,
+    )
+
+
+def _locked(ticket: Ticket) -> Ticket:
+    """Re-read the ticket under a row lock: concurrent changes to one ticket run one at a time."""
+    # of=self: lock the ticket row only, not the joined kind/board rows (which would make every
+    # change to any ticket of a kind wait for every other one on PostgreSQL).
+    return (
+        Ticket.objects.select_for_update(of=("self",))
+        .select_related("kind", "board", "schema_version")
+        .get(pk=ticket.pk)
+    )
+
+
+# --- Kinds ------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def kind_save_schema(kind: TicketKind, schema: dict) -> TicketKindSchema:
+    """Store a new schema version for `kind`; tickets keep the version they were validated with."""
+    problems = check_schema(schema)
+    if problems:
+        raise DomainValidationError({"schema": problems})
+    latest = kind.schema_versions.order_by("-version").first()
+    if latest and latest.schema == schema:
+        return latest
+    version = TicketKindSchema.objects.create(kind=kind, version=(latest.version + 1) if latest else 1, schema=schema)
+    TicketKind.objects.filter(pk=kind.pk).update(schema=schema)
+    kind.schema = schema
+    return version
+
+
+def kind_get(code: str) -> TicketKind:
+    try:
+        return TicketKind.objects.select_related("default_board").get(code=code, active=True)
+    except TicketKind.DoesNotExist:
+        raise DomainValidationError({"kind": [f"알 수 없는 티켓 유형입니다: {code}"]}) from None
+
+
+# --- References -------------------------------------------------------------------------------
+
+
+def _next_reference(received_at) -> str:
+    day = calendar.kst_date(received_at)
+    for _attempt in range(5):
+        try:
+            with transaction.atomic():
+                DailySequence.objects.get_or_create(day=day)
+        except IntegrityError:  # another request created today's row first
+            continue
+        break
+    updated = DailySequence.objects.filter(day=day).update(last=F("last") + 1)
+    assert updated == 1
+    number = DailySequence.objects.get(day=day).last
+    return f"{REFERENCE_PREFIX}-{day:%Y%m%d}-{number:04d}"
+
+
+# --- Consent and contact ------------------------------------------------------------------------
+
+
+def _apply_contact(
+    ticket: Ticket,
+    *,
+    phone,
+    email,
+    basis,
+    actor,
+    delegation_caller="",
+    delegation_relation="",
+    has_personal_details=False,
+):
+    errors = {}
+    holds_personal = bool(phone or email or has_personal_details)
+    if basis and basis not in ConsentBasis.values:
+        errors["consent_basis"] = [f"허용되지 않는 값입니다. 선택지: {', '.join(ConsentBasis.values)}"]
+    elif holds_personal and not basis:
+        errors["consent_basis"] = [
+            "연락처 등 개인정보를 저장하려면 근거를 선택해 주세요. 새로 수집하는 정보는 고객 동의가 필요합니다."
+        ]
+    elif basis == ConsentBasis.VERIFY_ONLY and holds_personal:
+        errors["consent_basis"] = ["본인 확인만 한 정보는 저장할 수 없습니다. 저장하려면 수집 동의를 받아 주세요."]
+    elif basis == ConsentBasis.EXISTING_MEMBER and not ticket.member_id:
+        errors["member_id"] = ["기존 회원 정보를 근거로 하려면 회원 ID가 필요합니다."]
+    elif basis == ConsentBasis.THIRD_PARTY_DELEGATED and not (delegation_caller and delegation_relation):
+        errors["delegation_relation"] = ["제3자와 상담하려면 위임한 호출자와 관계를 기록해야 합니다."]
+    if phone:
+        try:
+            phone = pii.normalise_phone(phone, field="customer_phone")
+        except DomainValidationError as exc:
+            errors.update(exc.field_errors)
+    if email:
+        try:
+            email = pii.normalise_email(email, field="customer_email")
+        except DomainValidationError as exc:
+            errors.update(exc.field_errors)
+    if errors:
+        raise DomainValidationError(errors)
+    if phone:
+        ticket.customer_phone = phone
+        ticket.customer_phone_hash = pii.blind_index(phone)
+        ticket.customer_phone_masked = pii.mask_phone(phone)
+    if email:
+        ticket.customer_email = email
+        ticket.customer_email_masked = pii.mask_email(email)
+    if basis:
+        ticket.consent_basis = basis
+        ticket.consent_recorded_by = actor.user if getattr(actor.user, "pk", None) else None
+        ticket.consent_recorded_at = calendar.now()
+        ticket.delegation_caller = delegation_caller or ""
+        ticket.delegation_relation = delegation_relation or ""
+
+
+def _nul_fields(values: dict, prefix: str = "") -> list[str]:
+    """Fields holding a NUL character (PostgreSQL text and jsonb cannot store one)."""
+    found = []
+    for key, value in values.items():
+        name = f"{prefix}{key}"
+        if (isinstance(value, str) and "\x00" in value) or (isinstance(key, str) and "\x00" in key):
+            found.append(name)
+        elif isinstance(value, dict):
+            found += _nul_fields(value, f"{name}.")
+        elif isinstance(value, list | tuple):
+            found += _nul_fields(dict(enumerate(value)), f"{name}.")
+    return found
+
+
+def _refuse_nul(values: dict) -> None:
+    if bad := _nul_fields(values):
+        raise DomainValidationError({name: ["NUL 문자는 입력할 수 없습니다."] for name in bad})
+
+
+# --- Create --------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def ticket_create(
+    *,
+    kind: str | TicketKind,
+    details: dict,
+    actor: Actor = SYSTEM,
+    channel: str = "phone",
+    requester_type: str | None = None,
+    priority: str = "normal",
+    title: str = "",
+    member_id: str = "",
+    driver_id: str = "",
+    call_id: str = "",
+    vehicle_plate: str = "",
+    parking_lot: str = "",
+    customer_phone: str = "",
+    customer_email: str = "",
+    identity_verified: bool = False,
+    consent_basis: str = "",
+    delegation_caller: str = "",
+    delegation_relation: str = "",
+    assignee=None,
+    created_via: str = "",
+) -> Ticket:
+    from .defaults import DEFAULT_REQUESTER
+    from .models import Channel, Priority, RequesterType
+
+    arguments = {k: v for k, v in locals().items() if isinstance(v, str)}
+    _refuse_nul({"details": details if isinstance(details, dict) else {}, **arguments})
+    kind = kind if isinstance(kind, TicketKind) else kind_get(kind)
+    refs = {
+        "member_id": member_id,
+        "driver_id": driver_id,
+        "call_id": call_id,
+        "vehicle_plate": vehicle_plate,
+        "parking_lot": parking_lot,
+    }
+    refs = {k: (v or "").strip() for k, v in refs.items()}
+    errors = {}
+    for field, value, choices in (
+        ("channel", channel, Channel),
+        ("priority", priority, Priority),
+        ("requester_type", requester_type or DEFAULT_REQUESTER.get(kind.code, "customer"), RequesterType),
+    ):
+        if value not in choices.values:
+            errors[field] = [f"허용되지 않는 값입니다. 선택지: {', '.join(choices.values)}"]
+    for name, value in refs.items():
+        if len(value) > Ticket._meta.get_field(name).max_length:
+            errors[name] = [f"{Ticket._meta.get_field(name).max_length}자 이하로 입력해 주세요."]
+    schema_version = kind.schema_versions.order_by("-version").first()
+    try:
+        plain, personal = validate_details(schema_version.schema, details, refs)
+    except DomainValidationError as exc:
+        errors.update(exc.field_errors)
+        plain, personal = {}, {}
+    if errors:
+        raise DomainValidationError(errors)
+
+    received_at = calendar.now()
+    ticket = Ticket(
+        kind=kind,
+        schema_version=schema_version,
+        service_line=kind.service_line,
+        category_path=kind.category_path,
+        channel=channel,
+        requester_type=requester_type or DEFAULT_REQUESTER.get(kind.code, "customer"),
+        priority=priority,
+        title=(title or "").strip()[:200] or kind.name,
+        board=kind.default_board,
+        received_at=received_at,
+        created_by=actor.user if getattr(actor.user, "pk", None) else None,
+        created_via=created_via or actor.label,
+        identity_verified=bool(identity_verified),
+        details=plain,
+        sensitive_details=personal,
+        **refs,
+    )
+    _apply_kind_rules_on_create(ticket, kind, plain, assignee, customer_phone)
+    _apply_contact(
+        ticket,
+        phone=customer_phone,
+        email=customer_email,
+        basis=consent_basis,
+        actor=actor,
+        delegation_caller=delegation_caller,
+        delegation_relation=delegation_relation,
+        has_personal_details=bool(personal),
+    )
+    ticket.reference = _next_reference(received_at)
+    ticket.save()
+    _event(
+        ticket,
+        EventType.CREATED,
+        actor,
+        kind=kind.code,
+        status=ticket.status,
+        board=ticket.board.code,
+        schema_version=schema_version.version,
+        customer_phone=ticket.customer_phone_masked,
+        consent_basis=ticket.consent_basis,
+        routed_to=ticket.routed_to,
+    )
+    if ticket.consent_basis:
+        _event(ticket, EventType.CONSENT, actor, basis=ticket.consent_basis, relation=ticket.delegation_relation)
+    followups.schedule(ticket, Trigger.TICKET_RECEIVED, anchor=received_at, occurrence="created")
+    return ticket
+
+
+def _apply_kind_rules_on_create(ticket, kind, details, assignee, customer_phone):
+    if kind.code == "driver-penalty-request":
+        board_code = PENALTY_BOARDS[details["penalty_board"]]
+        ticket.board = Board.objects.get(code=board_code)
+        ticket.driver_blocked = bool(details.get("driver_blocked"))
+    elif kind.code == "driver-compensation-demand" and details.get("callback_number") == "other" and not customer_phone:
+        raise DomainValidationError({"customer_phone": ["다른 번호로 회신을 원하면 그 번호와 수집 동의가 필요합니다."]})
+    elif kind.code == "business-transfer":
+        # Inside business hours the caller is directed to the business line; outside, the ticket
+        # goes to the business team with a named assignee.
+        if calendar.is_business_time(ticket.received_at):
+            ticket.routed_to = "business_line"
+        else:
+            if assignee is None:
+                raise DomainValidationError({"assignee": ["업무 시간 외 비즈니스 이관은 담당자를 지정해야 합니다."]})
+            ticket.routed_to = "business_team"
+    if assignee is not None:
+        ticket.assignee = assignee
+
+
+# --- Update --------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def ticket_update(ticket: Ticket, *, actor: Actor, changes: dict, expected_version: int | None = None) -> Ticket:
+    ticket = _locked(ticket)
+    if expected_version is not None and ticket.version != expected_version:
+        raise StaleVersion()
+    if not ticket.is_open:
+        raise Conflict("종료되거나 취소된 티켓은 수정할 수 없습니다.")
+    _refuse_nul(changes)
+    unknown = set(changes) - EDITABLE_FIELDS
+    if unknown:
+        raise DomainValidationError({name: ["수정할 수 없는 항목입니다."] for name in sorted(unknown)})
+    changes, errors = dict(changes), {}
+    for field in sorted(REFERENCE_FIELDS | {"title"}):
+        if field in changes:
+            value = "" if changes[field] is None else changes[field]
+            limit = Ticket._meta.get_field(field).max_length
+            if not isinstance(value, str):
+                errors[field] = ["문자열이어야 합니다."]
+            elif len(value.strip()) > limit:
+                errors[field] = [f"{limit}자 이하로 입력해 주세요."]
+            else:
+                changes[field] = value.strip()
+    if errors:
+        raise DomainValidationError(errors)
+    before, after = {}, {}
+    # A changed reference is checked against the schema too (a required one cannot be blanked).
+    if "details" in changes or REFERENCE_FIELDS & set(changes):
+        merged = {**ticket.details, **ticket.sensitive_details, **(changes.get("details") or {})}
+        merged = {k: v for k, v in merged.items() if v is not None}
+        refs = {f: changes.get(f, getattr(ticket, f)) for f in REFERENCE_FIELDS}
+        plain, personal = validate_details(ticket.schema_version.schema, merged, refs)
+        if personal and not ticket.consent_basis:
+            raise DomainValidationError({"consent_basis": ["개인정보를 저장하려면 근거(동의)를 먼저 기록해 주세요."]})
+        for key in sorted(set(plain) | set(ticket.details)):
+            if ticket.details.get(key) != plain.get(key):
+                before[f"details.{key}"], after[f"details.{key}"] = ticket.details.get(key), plain.get(key)
+        for key in sorted(set(personal) | set(ticket.sensitive_details)):
+            if ticket.sensitive_details.get(key) != personal.get(key):
+                before[f"details.{key}"], after[f"details.{key}"] = "***", "***"
+        ticket.details, ticket.sensitive_details = plain, personal
+        if ticket.kind.code == "driver-penalty-request":
+            _sync_penalty_routing(ticket, before, after)
+    for field in EDITABLE_FIELDS - {"details"}:
+        if field in changes and changes[field] != getattr(ticket, field):
+            value = changes[field]
+            model_field = Ticket._meta.get_field(field)
+            if model_field.choices and value not in dict(model_field.choices):
+                raise DomainValidationError({field: ["허용되지 않는 값입니다."]})
+            before[field], after[field] = getattr(ticket, field), value
+            setattr(ticket, field, value)
+    if not after:
+        return ticket
+    ticket.version += 1
+    ticket.save()
+    _event(ticket, EventType.UPDATED, actor, before=before, after=after)
+    return ticket
+
+
+def _sync_penalty_routing(ticket: Ticket, before: dict, after: dict) -> None:
+    """A penalty request's board and driver-block flag follow its details."""
+    board = Board.objects.get(code=PENALTY_BOARDS[ticket.details["penalty_board"]])
+    if board.pk != ticket.board_id:
+        before["board"], after["board"] = ticket.board.code, board.code
+        ticket.board = board
+    blocked = bool(ticket.details.get("driver_blocked"))
+    if blocked != ticket.driver_blocked:
+        before["driver_blocked"], after["driver_blocked"] = ticket.driver_blocked, blocked
+        ticket.driver_blocked = blocked
+
+
+# --- Workflow ------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def ticket_transition(ticket: Ticket, *, to_status: str, actor: Actor, note: str = "") -> Ticket:
+    ticket = _locked(ticket)
+    workflow.guard(ticket, to_status)
+    return _move(ticket, to_status, actor, note)
+
+
+def _move(ticket: Ticket, to_status: str, actor: Actor, note: str = "") -> Ticket:
+    from_status = ticket.status
+    now = calendar.now()
+    ticket.status = to_status
+    if to_status == Status.WAITING_CUSTOMER:
+        ticket.paused_at = now
+    if to_status == Status.RESOLVED:
+        ticket.resolved_at = now
+    if to_status in (Status.CLOSED, Status.CANCELLED):
+        ticket.closed_at = now
+    paused_at = ticket.paused_at if from_status == Status.WAITING_CUSTOMER else None
+    if paused_at:
+        ticket.paused_at = None
+    ticket.version += 1
+    ticket.save()
+    _event(ticket, EventType.TRANSITIONED, actor, **{"from": from_status, "to": to_status, "note": note})
+    followups.on_status_change(ticket, from_status, to_status, paused_at=paused_at, actor=actor)
+    attachments.on_status_change(ticket, to_status, actor)
+    if to_status == Status.CLOSED and ticket.kind.purge_contact_on_close:
+        ticket_purge_contact(ticket, actor=SYSTEM, reason="종료 시 연락처 삭제 (유형 정책)")
+    return ticket
+
+
+@transaction.atomic
+def ticket_record_outcome(
+    ticket: Ticket, *, outcome: str, actor: Actor, reason: str = "", driver_blocked: bool | None = None
+) -> Ticket:
+    ticket = _locked(ticket)
+    kind = ticket.kind
+    if not kind.outcomes:
+        raise Conflict(f"'{kind.name}' 유형은 처리 결과를 기록하지 않습니다.", code="no_outcome_for_kind")
+    allowed = [value for value, _label in kind.outcomes]
+    if outcome not in allowed:
+        raise DomainValidationError({"outcome": [f"허용되지 않는 결과입니다. 선택지: {', '.join(allowed)}"]})
+    if outcome in kind.outcomes_needing_reason and not (reason or "").strip():
+        raise DomainValidationError(
+            {"reason": ["이 결과는 관리자 컨펌 사유를 남겨야 합니다. 예: 관리자 컨펌 후 페널티 미작성"]}
+        )
+    if ticket.outcome:
+        raise Conflict("처리 결과가 이미 기록되었습니다.", code="outcome_already_recorded")
+    if not ticket.is_open:
+        raise Conflict("종료되거나 취소된 티켓에는 결과를 기록할 수 없습니다.")
+    if kind.requires_manager_confirmation and not ticket.manager_confirmed_at:
+        raise Conflict("관리자 컨펌을 먼저 기록해야 완료할 수 있습니다.", code="manager_confirmation_required")
+    now = calendar.now()
+    ticket.outcome, ticket.outcome_reason, ticket.outcome_recorded_at = outcome, (reason or "").strip(), now
+    ticket.outcome_recorded_by = actor.user if getattr(actor.user, "pk", None) else None
+    if driver_blocked is not None:
+        ticket.driver_blocked = bool(driver_blocked)
+    ticket.version += 1
+    ticket.save()
+    _event(
+        ticket,
+        EventType.OUTCOME,
+        actor,
+        outcome=outcome,
+        reason=ticket.outcome_reason,
+        driver_blocked=ticket.driver_blocked,
+    )
+    if ticket.status == Status.RECEIVED:
+        _move(ticket, Status.IN_PROGRESS, actor, note="결과 기록")
+    if ticket.status in (Status.IN_PROGRESS,):
+        _move(ticket, Status.ACTION_TAKEN, actor, note="결과 기록")
+    followups.on_outcome(ticket)
+    followups.schedule(ticket, Trigger.OUTCOME_RECORDED, anchor=now, occurrence="outcome")
+    if kind.code == "parking-season-pass-registration" and outcome == "registered":
+        followups.schedule(ticket, Trigger.REGISTRATION_CONFIRMED, anchor=now, occurrence="registered")
+    return ticket
+
+
+@transaction.atomic
+def ticket_confirm_manager(ticket: Ticket, *, manager_name: str, actor: Actor) -> Ticket:
+    ticket = _locked(ticket)
+    if not (manager_name or "").strip():
+        raise DomainValidationError({"manager_name": ["컨펌한 관리자 이름을 입력해 주세요."]})
+    ticket.manager_confirmed_by, ticket.manager_confirmed_at = manager_name.strip()[:100], calendar.now()
+    ticket.version += 1
+    ticket.save()
+    _event(ticket, EventType.MANAGER_CONFIRMED, actor, manager=ticket.manager_confirmed_by)
+    return ticket
+
+
+@transaction.atomic
+def ticket_assign(ticket: Ticket, *, actor: Actor, assignee=None, board: Board | None = None) -> Ticket:
+    ticket = _locked(ticket)
+    before = {"assignee": ticket.assignee.get_username() if ticket.assignee else None, "board": ticket.board.code}
+    if board is not None:
+        ticket.board = board
+    ticket.assignee = assignee
+    ticket.version += 1
+    ticket.save()
+    after = {"assignee": assignee.get_username() if assignee else None, "board": ticket.board.code}
+    _event(ticket, EventType.ASSIGNED, actor, before=before, after=after)
+    return ticket
+
+
+@transaction.atomic
+def ticket_record_consent(
+    ticket: Ticket,
+    *,
+    actor: Actor,
+    basis: str,
+    customer_phone: str = "",
+    customer_email: str = "",
+    delegation_caller: str = "",
+    delegation_relation: str = "",
+) -> Ticket:
+    ticket = _locked(ticket)
+    if ticket.contact_purged_at:
+        raise Conflict("개인정보가 이미 삭제된 티켓입니다.")
+    _apply_contact(
+        ticket,
+        phone=customer_phone,
+        email=customer_email,
+        basis=basis,
+        actor=actor,
+        delegation_caller=delegation_caller,
+        delegation_relation=delegation_relation,
+        # Contact data already stored needs a basis that allows storing it.
+        has_personal_details=bool(ticket.customer_phone or ticket.customer_email or ticket.sensitive_details),
+    )
+    ticket.consent_withdrawn_at = None
+    ticket.version += 1
+    ticket.save()
+    _event(
+        ticket,
+        EventType.CONSENT,
+        actor,
+        basis=basis,
+        relation=ticket.delegation_relation,
+        customer_phone=ticket.customer_phone_masked,
+    )
+    return ticket
+
+
+@transaction.atomic
+def ticket_withdraw_consent(ticket: Ticket, *, actor: Actor, note: str = "") -> Ticket:
+    ticket = _locked(ticket)
+    ticket.consent_withdrawn_at = calendar.now()
+    ticket.version += 1
+    ticket.save()
+    _event(ticket, EventType.CONSENT_WITHDRAWN, actor, note=note)
+    followups.on_consent_withdrawn(ticket)
+    return ticket
+
+
+@transaction.atomic
+def ticket_log_recontact(ticket: Ticket, *, actor: Actor, channel: str = "phone", note: str = "") -> ReContact:
+    """A customer called again about this ticket: record it and schedule the call-back duties."""
+    ticket = _locked(ticket)
+    if not ticket.is_open:
+        raise Conflict("종료되거나 취소된 티켓입니다. 새 티켓을 접수해 주세요.")
+    now = calendar.now()
+    recontact = ReContact.objects.create(
+        ticket=ticket,
+        channel=channel,
+        note=(note or "")[:2000],
+        logged_by=actor.user if getattr(actor.user, "pk", None) else None,
+        logged_at=now,
+        promised_by=calendar.end_of_nth_business_day(now, 2),
+    )
+    _event(ticket, EventType.RECONTACT, actor, channel=channel, promised_by=recontact.promised_by.isoformat())
+    followups.schedule(ticket, Trigger.RECONTACT_LOGGED, anchor=now, occurrence=f"recontact-{recontact.pk}")
+    return recontact
+
+
+def recontact_promise_text(recontact: ReContact) -> str:
+    label = calendar.business_time_label(recontact.promised_by)
+    return f"1~2영업일 안에 연락드리겠다고 안내해 주세요. 늦어도 {label}까지 담당자가 회신해야 합니다."
+
+
+# --- Personal data -------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def ticket_reveal_contact(ticket: Ticket, *, actor: Actor, reason: str) -> dict:
+    """Return the unmasked contact for a permitted role, with a reason; the reveal is audited."""
+    if not actor.has_perm("tickets.reveal_contact"):
+        raise PermissionDenied("연락처 원문을 볼 권한이 없습니다.")
+    if not (reason or "").strip():
+        raise DomainValidationError({"reason": ["연락처를 확인하는 사유를 입력해 주세요."]})
+    since = calendar.after_seconds(calendar.now(), -3600)
+    recent = TicketEvent.objects.filter(type=EventType.CONTACT_REVEALED, actor=actor.user, at__gte=since).count()
+    if recent >= REVEALS_PER_HOUR:
+        raise Conflict(
+            "한 시간에 확인할 수 있는 연락처 수를 넘었습니다. 잠시 후 다시 시도해 주세요.", code="reveal_rate_limited"
+        )
+    ticket = _locked(ticket)
+    if ticket.contact_purged_at:
+        raise Conflict("개인정보가 이미 삭제된 티켓입니다.")
+    _event(ticket, EventType.CONTACT_REVEALED, actor, reason=reason.strip()[:300])
+    return {
+        "customer_phone": ticket.customer_phone or "",
+        "customer_email": ticket.customer_email or "",
+        **{k: v for k, v in ticket.sensitive_details.items()},
+    }
+
+
+@transaction.atomic
+def ticket_purge_contact(ticket: Ticket, *, actor: Actor, reason: str) -> Ticket:
+    """Delete the ticket's personal data (contact, personal details, third-party numbers,
+    attachments); the ticket and its audit stay, with the purge recorded."""
+    ticket = _locked(ticket)
+    if ticket.contact_purged_at:
+        return ticket
+    purged = [f for f in ("customer_phone", "customer_email") if getattr(ticket, f)] + sorted(ticket.sensitive_details)
+    third_parties = ticket.delegations.exclude(third_party_phone_hash="")
+    if third_parties.exists():
+        purged.append("third_party_phone")
+        third_parties.update(
+            third_party_phone=None,
+            third_party_phone_hash="",
+            third_party_phone_masked="",
+            caller="",
+            revoked_at=Coalesce("revoked_at", Value(calendar.now())),
+        )
+    removed_files = attachments.delete_all_for(ticket, actor=actor, reason=reason)
+    if removed_files:
+        purged.append(f"attachments:{removed_files}")
+    ticket.customer_phone = None
+    ticket.customer_phone_hash = ""
+    ticket.customer_phone_masked = ""
+    ticket.customer_email = None
+    ticket.customer_email_masked = ""
+    ticket.delegation_caller = ""
+    ticket.sensitive_details = {}
+    ticket.contact_purged_at = calendar.now()
+    ticket.version += 1
+    ticket.save()
+    _event(ticket, EventType.PURGED, actor, fields=purged, reason=reason)
+    followups.on_consent_withdrawn(ticket)
+    return ticket
+
+
+# --- Parking compensation ----------------------------------------------------------------------
+
+
+@transaction.atomic
+def ticket_grant_coupon(ticket: Ticket, *, actor: Actor) -> Ticket:
+    from .selectors import season_pass_coupon_status, season_pass_month_tickets
+
+    # Lock the customer's season-pass tickets of the month (this one included) in id order, so
+    # two operators granting at the same moment cannot both see "no coupon yet", nor deadlock.
+    fresh = Ticket.objects.get(pk=ticket.pk)
+    list(season_pass_month_tickets(fresh).select_for_update(of=("self",)).order_by("pk").values_list("pk", flat=True))
+    ticket = _locked(ticket)
+    status = season_pass_coupon_status(ticket)
+    if not status.eligible:
+        raise Conflict(status.reason, code="coupon_not_eligible")
+    ticket.compensation_krw = parking.COUPON_KRW
+    ticket.version += 1
+    ticket.save()
+    _event(ticket, EventType.OUTCOME, actor, coupon_krw=parking.COUPON_KRW)
+    return ticket
+
+
+def ticket_get(reference_or_id) -> Ticket:
+    qs = Ticket.objects.select_related("kind", "board", "assignee", "schema_version")
+    try:
+        if str(reference_or_id).isdigit():
+            return qs.get(pk=int(reference_or_id))
+        return qs.get(reference=reference_or_id)
+    except Ticket.DoesNotExist:
+        raise NotFound("티켓을 찾을 수 없습니다.") from None

@@ -1,0 +1,91 @@
+/* cstrack console: small progressive enhancements, no dependencies.
+   - the kind picker opens the form when a kind is chosen
+   - kind fields with `required_when` and blocks with `data-show-when` show only when they apply
+   - typing a phone, member ID, driver ID or call ID offers matching open tickets */
+(function () {
+  "use strict";
+
+  function fieldValue(form, name) {
+    var inputs = form.querySelectorAll('[name="' + name + '"]');
+    if (!inputs.length) return undefined;
+    var first = inputs[0];
+    if (first.type === "checkbox") {
+      if (inputs.length === 1) return first.checked ? true : undefined;
+      return Array.prototype.filter.call(inputs, function (i) { return i.checked; }).map(function (i) { return i.value; });
+    }
+    return first.value === "" ? undefined : first.value;
+  }
+
+  function conditionMet(form, cond, prefix) {
+    return Object.keys(cond).every(function (other) {
+      var wanted = Array.isArray(cond[other]) ? cond[other] : [cond[other]];
+      return wanted.indexOf(fieldValue(form, prefix + other)) !== -1;
+    });
+  }
+
+  function toggle(block, show) {
+    block.hidden = !show;
+    block.querySelectorAll("input, select, textarea").forEach(function (el) { el.disabled = !show; });
+  }
+
+  function refreshConditions(form) {
+    form.querySelectorAll("[data-required-when]").forEach(function (block) {
+      toggle(block, conditionMet(form, JSON.parse(block.dataset.requiredWhen), "details."));
+    });
+    form.querySelectorAll("[data-show-when]").forEach(function (block) {
+      toggle(block, conditionMet(form, JSON.parse(block.dataset.showWhen), ""));
+    });
+  }
+
+  function debounce(fn, ms) {
+    var timer;
+    return function () { clearTimeout(timer); timer = setTimeout(fn, ms); };
+  }
+
+  function setupMatching(form) {
+    var url = form.dataset.matchingUrl, box = document.getElementById("matches");
+    var inputs = form.querySelectorAll("[data-match]");
+    if (!url || !box || !inputs.length) return;
+    var seq = 0;
+    var lookup = debounce(function () {
+      var params = new URLSearchParams(), any = false;
+      inputs.forEach(function (i) {
+        var v = i.value.trim();
+        if (v.length >= 3) { params.set(i.dataset.match, v); any = true; }
+      });
+      if (!any) { box.textContent = ""; return; }
+      var mine = ++seq;
+      fetch(url + "?" + params.toString(), { credentials: "same-origin", headers: { Accept: "application/json" } })
+        .then(function (r) { return r.ok ? r.json() : { results: [] }; })
+        .then(function (data) {
+          if (mine !== seq) return;
+          box.textContent = "";
+          (data.results || []).forEach(function (t) {
+            var p = document.createElement("p");
+            p.className = "match";
+            p.textContent = t.offer + " ";
+            var a = document.createElement("a");
+            a.href = t.url;
+            a.textContent = data.action_label + " (" + t.reference + ")";
+            p.appendChild(a);
+            box.appendChild(p);
+          });
+        })
+        .catch(function () { /* the lookup is a hint; the form works without it */ });
+    }, 300);
+    inputs.forEach(function (i) { i.addEventListener("input", lookup); });
+    lookup();
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    document.querySelectorAll("select[data-autosubmit]").forEach(function (sel) {
+      sel.addEventListener("change", function () { if (sel.value) sel.form.submit(); });
+    });
+    var form = document.getElementById("ticket-form");
+    if (form) {
+      refreshConditions(form);
+      form.addEventListener("change", function () { refreshConditions(form); });
+      setupMatching(form);
+    }
+  });
+})();

@@ -1,0 +1,27 @@
+"""Celery tasks for tickets: thin wrappers that call the follow-up engine."""
+
+import logging
+
+from celery import shared_task
+
+from . import followups
+
+logger = logging.getLogger(__name__)
+
+
+@shared_task(name="tickets.dispatch_due_followups", ignore_result=True)
+def dispatch_due_followups():
+    """Run by beat every minute (any number of copies at once is safe)."""
+    result = followups.dispatch_due()
+    if result.claimed:
+        logger.info("follow-ups dispatched: %s", result)
+    return None
+
+
+@shared_task(name="tickets.purge_expired_personal_data", ignore_result=True)
+def purge_expired_personal_data():
+    """Run daily by beat."""
+    from .retention import purge_expired
+
+    purged = purge_expired()
+    logger.info("retention purge: %d tickets", purged)
