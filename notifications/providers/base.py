@@ -1,0 +1,64 @@
+"""The provider interface and its errors.
+
+A provider sends one message and, where it can, looks a message up by our idempotency key so
+that a send whose outcome is unknown (worker killed, timeout) is not repeated blindly.
+
+Error texts are short and never contain the recipient: they end up in `Message.last_error`,
+in logs and in the admin.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from cstrack.logging import scrub
+
+if TYPE_CHECKING:
+    from notifications.models import Message
+
+
+class ProviderError(Exception):
+    """Base class. `str(exc)` is safe to store and show (no personal data)."""
+
+    def __init__(self, detail: str):
+        super().__init__(scrub(detail)[:250])
+
+
+class TemporaryProviderError(ProviderError):
+    """Worth retrying later: 5xx, 408/429, timeout, connection error.
+
+    `maybe_delivered` is True when the provider may have accepted the message before the failure
+    (timeout, connection reset, 5xx): the next attempt looks the message up before resending.
+    """
+
+    def __init__(self, detail: str, *, maybe_delivered: bool = False):
+        super().__init__(detail)
+        self.maybe_delivered = maybe_delivered
+
+
+class PermanentProviderError(ProviderError):
+    """Retrying will not help (4xx: bad request, bad credentials, refused recipient)."""
+
+
+class ProviderConfigurationError(PermanentProviderError):
+    """A setting the provider needs is missing (e.g. SMS_SENDER_NUMBER)."""
+
+
+class Provider:
+    """Send a message; look it up by idempotency key. Subclasses set `name`."""
+
+    name = "base"
+    #: True if lookup() can answer; False means a crash mid-send may lead to a second send.
+    supports_lookup = False
+
+    def send(self, message: Message) -> str:
+        """Deliver `message`; return the provider's reference. Raise a ProviderError on failure."""
+        raise NotImplementedError
+
+    def lookup(self, idempotency_key: str, *, message: Message | None = None) -> str | None:
+        """The provider's reference if it already has the message, else None.
+
+        `message` is an optional hint (recipient, creation time) for providers that can only
+        search by those. Raise TemporaryProviderError if the answer cannot be known now.
+        """
+        return None

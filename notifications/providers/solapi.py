@@ -1,0 +1,129 @@
+"""Solapi (https://solapi.com): Korean SMS/LMS (and AlimTalk, unused here).
+
+API as documented by Solapi (sources in docs/delivery.md):
+
+* ``POST {SOLAPI_BASE_URL}/messages/v4/send`` with JSON
+  ``{"message": {"to", "from", "text", "type", "subject"?, "customFields": {...}}}``;
+  200 -> ``{"messageId", "groupId", "statusCode": "2000", ...}``; errors ->
+  ``{"errorCode", "errorMessage"}`` with a 4xx/5xx status.
+* ``GET {SOLAPI_BASE_URL}/messages/v4/list`` with ``to``, ``startDate``, ``limit``,
+  ``startKey`` -> ``{"messageList": {messageId: {..., "customFields": {...}}}, "nextKey"}``.
+* Every request carries ``Authorization: HMAC-SHA256 apiKey=<key>, date=<ISO 8601>,
+  salt=<12-64 random chars>, signature=<hex HMAC-SHA256(apiSecret, date + salt)>``. A signature
+  may be used once within 15 minutes and the date must be within 15 minutes of Solapi's clock.
+
+Idempotency: Solapi has no idempotency key of its own. We put ours in
+``customFields.idempotencyKey`` and, to look a message up, list the recipient's messages since
+shortly before the outbox row was created and match that field. The list endpoint has no filter
+on customFields, so the lookup reads at most LOOKUP_MAX_PAGES pages of LOOKUP_PAGE_SIZE; a
+recipient with more messages than that in the window could make the lookup miss (documented in
+docs/delivery.md).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import secrets
+import urllib.parse
+from datetime import UTC, datetime, timedelta
+
+import phonenumbers
+from django.conf import settings
+
+from .base import PermanentProviderError, Provider, ProviderConfigurationError
+from .gateway import error_code, raise_for_status, request, sender_number
+
+CUSTOM_FIELD = "idempotencyKey"
+LOOKUP_PAGE_SIZE = 100
+LOOKUP_MAX_PAGES = 5
+LOOKUP_WINDOW_BEFORE = timedelta(minutes=10)
+LOOKUP_WINDOW_DEFAULT = timedelta(days=2)
+
+
+def authorization_header(api_key: str, api_secret: str, *, date: str | None = None, salt: str | None = None) -> str:
+    date = date or datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    salt = salt or secrets.token_hex(16)  # 32 chars, fresh per request
+    signature = hmac.new(api_secret.encode(), (date + salt).encode(), hashlib.sha256).hexdigest()
+    return f"HMAC-SHA256 apiKey={api_key}, date={date}, salt={salt}, signature={signature}"
+
+
+def national_number(e164: str) -> str:
+    """+821012345678 -> 01012345678 (Solapi takes Korean numbers in national digits)."""
+    try:
+        parsed = phonenumbers.parse(e164, "KR")
+    except phonenumbers.NumberParseException:
+        raise PermanentProviderError("solapi: recipient is not a phone number") from None
+    if parsed.country_code != 82:
+        raise PermanentProviderError("solapi: only Korean numbers are supported")
+    national = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.NATIONAL)
+    return "".join(ch for ch in national if ch.isdigit())
+
+
+class SolapiProvider(Provider):
+    name = "solapi"
+    supports_lookup = True
+
+    def _config(self) -> tuple[str, str, str]:
+        base = (getattr(settings, "SOLAPI_BASE_URL", "") or "https://api.solapi.com").rstrip("/")
+        key = getattr(settings, "SOLAPI_API_KEY", "") or ""
+        secret = getattr(settings, "SOLAPI_API_SECRET", "") or ""
+        if not key or not secret:
+            raise ProviderConfigurationError("SOLAPI_API_KEY and SOLAPI_API_SECRET must be set")
+        return base, key, secret
+
+    def send(self, message) -> str:
+        base, key, secret = self._config()
+        if message.message_type not in ("SMS", "LMS"):
+            raise PermanentProviderError(f"solapi: unsupported message type {message.message_type}")
+        payload = {
+            "to": national_number(message.recipient),
+            "from": sender_number(),
+            "text": message.body,
+            "type": message.message_type,
+            "customFields": {CUSTOM_FIELD: message.idempotency_key},
+        }
+        if message.message_type == "LMS" and message.subject:
+            payload["subject"] = message.subject
+        body = json.dumps({"message": payload}, ensure_ascii=False).encode("utf-8")
+        headers = {"Authorization": authorization_header(key, secret)}
+        resp = request("POST", f"{base}/messages/v4/send", body=body, headers=headers, what="solapi")
+        data = resp.json()
+        raise_for_status(resp, "solapi", error_code(data))
+        if not isinstance(data, dict) or not data.get("messageId"):
+            raise PermanentProviderError("solapi: unexpected response (no messageId)")
+        status = str(data.get("statusCode") or "")
+        if status and not status.startswith("2"):
+            # Registered but refused at once (e.g. an invalid number): retrying will not help.
+            raise PermanentProviderError(f"solapi: status {status}")
+        return str(data["messageId"])
+
+    def lookup(self, idempotency_key, *, message=None):
+        base, key, secret = self._config()
+        params: dict[str, str] = {"limit": str(LOOKUP_PAGE_SIZE)}
+        if message is not None and message.created_at:
+            since = message.created_at - LOOKUP_WINDOW_BEFORE
+        else:
+            since = datetime.now(UTC) - LOOKUP_WINDOW_DEFAULT
+        params["startDate"] = since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        if message is not None and message.recipient:
+            params["to"] = national_number(message.recipient)
+        start_key = None
+        for _page in range(LOOKUP_MAX_PAGES):
+            query = dict(params, **({"startKey": start_key} if start_key else {}))
+            headers = {"Authorization": authorization_header(key, secret)}
+            url = f"{base}/messages/v4/list?{urllib.parse.urlencode(query)}"
+            resp = request("GET", url, headers=headers, what="solapi lookup")
+            data = resp.json()
+            raise_for_status(resp, "solapi lookup", error_code(data))
+            listing = (data or {}).get("messageList") or {}
+            rows = listing.values() if isinstance(listing, dict) else listing
+            for row in rows:
+                fields = row.get("customFields") or {}
+                if fields.get(CUSTOM_FIELD) == idempotency_key:
+                    return str(row.get("messageId") or row.get("_id"))
+            start_key = (data or {}).get("nextKey")
+            if not start_key or not rows:
+                return None
+        return None

@@ -1,0 +1,19 @@
+"""Celery tasks: thin, carry only ids, explicit names. The rules are in services.py.
+
+acks_late is set globally, so a task can run twice (worker killed before the ack); both are
+idempotent: deliver claims the row under a lease, the sweep only queues ids.
+"""
+
+from celery import shared_task
+
+from . import services
+
+
+@shared_task(name="notifications.deliver_message", ignore_result=True)
+def deliver_message(message_id: int) -> str:
+    return services.message_deliver(int(message_id))
+
+
+@shared_task(name="notifications.sweep_outbox", ignore_result=True)
+def sweep_outbox() -> int:
+    return services.outbox_sweep()

@@ -1,0 +1,196 @@
+"""Message templates: the placeholder allow-list, validation and rendering.
+
+Pure functions, no database. `notifications.services` re-exports `template_validate`, and
+`MessageTemplate.clean()` calls it, so the admin and the services apply the same rules.
+
+Rules
+-----
+* A placeholder is a bare name in braces, ``{reference}``, taken from ``PLACEHOLDERS``. No
+  attribute or index access (``{a.b}``, ``{a[0]}``), no conversion (``!r``) and no format spec
+  (``:>10``): the caller formats values (dates included) before passing them. Literal braces are
+  written doubled: ``{{`` and ``}}``.
+* SMS text must be encodable in EUC-KR (KS X 1001, what Korean carriers carry): emoji, most
+  symbols and the rare Hangul syllables outside the 2,350 of KS X 1001 (e.g. '똠') are refused,
+  naming the character. At most 2,000 EUC-KR bytes (LMS limit);
+  up to 90 bytes goes as SMS, longer as LMS (Hangul is 2 bytes, ASCII 1).
+* Rendering: every placeholder the template uses must be present in the context. A missing
+  key raises ``DomainValidationError`` naming it (a customer text with a silent gap where the
+  date should be is worse than a visible failure). A value of ``None`` renders as an empty
+  string. Keys not in the allow-list are ignored.
+* For SMS, characters of *values* that EUC-KR cannot carry (an emoji in a customer name) are
+  replaced by ``?``, since the caller cannot be expected to police free text; the template text
+  itself is validated strictly at edit time.
+"""
+
+from __future__ import annotations
+
+import string
+from collections.abc import Mapping
+
+from cstrack.errors import DomainValidationError
+
+# name -> Korean description shown to the administrator who edits a template.
+PLACEHOLDERS: dict[str, str] = {
+    "reference": "접수 번호",
+    "incident_date": "발생일",
+    "kind_name": "접수 유형",
+    "due_at": "처리 예정 일시",
+    "customer_name_masked": "고객명(일부 가림)",
+    "board_name": "담당 게시판",
+    "ticket_url": "접수 건 링크",
+    "promised_by": "약속한 담당자",
+    "summary": "요약",
+    "parking_lot": "주차장",
+    "vehicle_plate": "차량 번호",
+}
+
+SMS_ENCODING = "euc-kr"
+SMS_MAX_BYTES = 90  # one SMS; longer text goes as LMS
+LMS_MAX_BYTES = 2000
+LMS_SUBJECT_MAX_BYTES = 40  # Korean carriers: 20 Hangul / 40 ASCII
+
+_formatter = string.Formatter()
+
+
+def sms_char_ok(ch: str) -> bool:
+    """True if `ch` is in EUC-KR proper (KS X 1001: ASCII plus 2-byte codes).
+
+    Python's codec also writes the 2,350-syllable gap (e.g. '똠') as an 8-byte KS X 1001 Annex 3
+    make-up sequence that SMS carriers do not render; those count as not encodable.
+    """
+    try:
+        return len(ch.encode(SMS_ENCODING)) <= 2
+    except UnicodeEncodeError:
+        return False
+
+
+def sms_safe(text: str) -> str:
+    """`text` with every character SMS cannot carry replaced by '?'."""
+    return "".join(ch if sms_char_ok(ch) else "?" for ch in text)
+
+
+def euc_kr_length(text: str) -> int:
+    """Length in EUC-KR bytes (Hangul 2, ASCII 1); characters SMS cannot carry count as '?'."""
+    return len(sms_safe(text).encode(SMS_ENCODING))
+
+
+def sms_type(body: str) -> str:
+    """ "SMS" if the text fits one short message (90 EUC-KR bytes), else "LMS"."""
+    return "SMS" if euc_kr_length(body) <= SMS_MAX_BYTES else "LMS"
+
+
+def unencodable_characters(text: str) -> list[str]:
+    """The distinct characters of `text` EUC-KR cannot carry, in order of appearance."""
+    bad: list[str] = []
+    for ch in text:
+        if ch not in bad and not sms_char_ok(ch):
+            bad.append(ch)
+    return bad
+
+
+def _describe(ch: str) -> str:
+    return f"'{ch}' (U+{ord(ch):04X})"
+
+
+def placeholders_in(text: str, field: str = "body") -> list[str]:
+    """The placeholder names used in `text`, in order; refuses anything but bare names."""
+    try:
+        parsed = list(_formatter.parse(text))
+    except ValueError:
+        raise DomainValidationError(
+            {field: ["중괄호 짝이 맞지 않습니다. 글자 그대로의 중괄호는 {{ 와 }} 로 적어 주세요."]}
+        ) from None
+    names: list[str] = []
+    for _literal, name, spec, conversion in parsed:
+        if name is None:
+            continue
+        if not name.isidentifier() or spec or conversion:
+            shown = "{" + name + ("!" + conversion if conversion else "") + (":" + spec if spec else "") + "}"
+            raise DomainValidationError(
+                {field: [f"자리표시자 {shown} 형식은 쓸 수 없습니다. {{이름}} 형태만 허용됩니다."]}
+            )
+        names.append(name)
+    return names
+
+
+def _check_placeholders(text: str, field: str) -> list[str]:
+    names = placeholders_in(text, field)
+    unknown = [n for n in dict.fromkeys(names) if n not in PLACEHOLDERS]
+    if unknown:
+        allowed = ", ".join(PLACEHOLDERS)
+        raise DomainValidationError(
+            {field: [f"알 수 없는 자리표시자: {', '.join('{' + n + '}' for n in unknown)}. 사용 가능: {allowed}"]}
+        )
+    return names
+
+
+def check_sms_text(text: str, field: str = "body") -> None:
+    """Refuse text EUC-KR cannot carry or longer than an LMS."""
+    bad = unencodable_characters(text)
+    if bad:
+        raise DomainValidationError(
+            {field: [f"문자 메시지로 보낼 수 없는 글자가 있습니다: {', '.join(_describe(c) for c in bad)}"]}
+        )
+    size = euc_kr_length(text)
+    if size > LMS_MAX_BYTES:
+        raise DomainValidationError(
+            {field: [f"문자 메시지는 {LMS_MAX_BYTES:,}바이트(EUC-KR)까지 보낼 수 있습니다. 현재 {size:,}바이트입니다."]}
+        )
+
+
+def template_validate(body: str, channel: str, subject: str = "") -> None:
+    """Validate a template's text for its channel; raises DomainValidationError naming the problem.
+
+    The size check applies to the template text (placeholders as written); the rendered text is
+    checked again at enqueue time.
+    """
+    body = body or ""
+    subject = subject or ""
+    if not body.strip():
+        raise DomainValidationError({"body": ["본문을 입력해 주세요."]})
+    _check_placeholders(body, "body")
+    _check_placeholders(subject, "subject")
+    if channel == "sms":
+        check_sms_text(body, "body")
+        check_sms_subject(subject)
+
+
+def check_sms_subject(subject: str) -> None:
+    """An LMS subject: EUC-KR, at most 40 bytes (20 Hangul)."""
+    bad = unencodable_characters(subject or "")
+    if bad:
+        raise DomainValidationError(
+            {"subject": [f"문자 메시지 제목에 쓸 수 없는 글자가 있습니다: {', '.join(_describe(c) for c in bad)}"]}
+        )
+    if euc_kr_length(subject or "") > LMS_SUBJECT_MAX_BYTES:
+        raise DomainValidationError(
+            {"subject": [f"문자 메시지 제목은 {LMS_SUBJECT_MAX_BYTES}바이트(한글 20자)까지입니다."]}
+        )
+
+
+class _Values(dict):
+    """format_map mapping that refuses anything outside the allow-list (defence in depth)."""
+
+    def __missing__(self, key):  # only reached for names the template uses but the context lacks
+        raise KeyError(key)
+
+
+def render(text: str, context: Mapping | None, *, channel: str, field: str = "body") -> str:
+    """Render `text` with the allow-listed values of `context` (see the module docstring)."""
+    if not text:
+        return ""
+    names = _check_placeholders(text, field)
+    context = context or {}
+    missing = [n for n in dict.fromkeys(names) if n not in context]
+    if missing:
+        raise DomainValidationError(
+            {field: [f"템플릿에 필요한 값이 없습니다: {', '.join('{' + n + '}' for n in missing)}"]}
+        )
+    values = _Values()
+    for name in names:
+        value = context[name]
+        value = "" if value is None else str(value)
+        if channel == "sms":
+            value = sms_safe(value)
+        values[name] = value
+    return text.format_map(values)
