@@ -1,0 +1,145 @@
+"""Kinds, follow-ups, the delivery log, the overdue queue, the served schema and docs."""
+
+import datetime as dt
+
+import pytest
+import time_machine
+import yaml
+
+from notifications.models import Message
+from tickets import followups
+from tickets.api.examples import example_request
+from tickets.models import FollowUp, TicketKind
+
+from .helpers import assert_problem, penalty_body
+
+pytestmark = pytest.mark.django_db
+KST = dt.timezone(dt.timedelta(hours=9))
+
+
+def test_kinds_have_json_schema_and_a_working_example(api):
+    kinds = api.get("/api/v1/kinds/").json()
+    assert len(kinds) == TicketKind.objects.filter(active=True).count() >= 11
+    penalty = api.get("/api/v1/kinds/driver-penalty-request/").json()
+    schema = penalty["json_schema"]
+    assert schema["properties"]["violation"]["enum"][0] == "no_show"
+    assert "incident_date" in schema["required"] and schema["x-required-references"] == ["driver_id"]
+    assert {"value": "warning", "label": "경고"} in penalty["outcomes"]
+    assert penalty["schema_version"] == 1
+    assert_problem(api.get("/api/v1/kinds/nope/"), 404)
+    # Every kind's example is a valid request (inside business hours: business-transfer routes to the line).
+    with time_machine.travel(dt.datetime(2026, 11, 24, 11, 0, tzinfo=KST), tick=False):
+        for kind in kinds:
+            assert kind["example"] == example_request(kind["code"], TicketKind.objects.get(code=kind["code"]).schema)
+            response = api.post("/api/v1/tickets/", kind["example"], format="json")
+            assert response.status_code == 201, (kind["code"], response.json())
+
+
+def test_followups_list_reschedule_cancel(client_for, make_ticket):
+    ticket = make_ticket()
+    other = make_ticket()
+    supervisor_tool = client_for(name="supervisor-tool", scopes=("read", "write", "followups"))
+    listed = supervisor_tool.get(f"/api/v1/followups/?ticket={ticket.reference}").json()["results"]
+    assert {f["ticket"] for f in listed} == {ticket.reference} and len(listed) == 2
+    assert len(supervisor_tool.get("/api/v1/followups/?action=customer_message").json()["results"]) == 2
+    fu = ticket.followups.get(policy__code="penalty-feedback-d3-sms")
+    assert supervisor_tool.get(f"/api/v1/followups/{fu.pk}/").json()["id"] == fu.pk
+    url = f"/api/v1/followups/{fu.pk}/reschedule/"
+    assert_problem(
+        supervisor_tool.post(url, {"due_at": "2030-01-02T10:00:00", "reason": "x"}, format="json"), 400, field="due_at"
+    )
+    assert_problem(
+        supervisor_tool.post(url, {"due_at": "2030-01-02T10:00:00+09:00"}, format="json"), 400, field="reason"
+    )
+    response = supervisor_tool.post(url, {"due_at": "2030-01-02T10:00:00+09:00", "reason": "고객 요청"}, format="json")
+    assert response.status_code == 200, response.json()
+    assert response.json()["due_at"] == "2030-01-02T10:00:00+09:00"
+    cancel = f"/api/v1/followups/{fu.pk}/cancel/"
+    assert_problem(supervisor_tool.post(cancel, {"reason": ""}, format="json"), 400, field="reason")
+    assert supervisor_tool.post(cancel, {"reason": "중복 접수"}, format="json").json()["state"] == "cancelled"
+    assert_problem(supervisor_tool.post(cancel, {"reason": "또"}, format="json"), 409)
+    # Without the follow-ups scope: 403; an unknown id: 404.
+    plain_writer = client_for(name="writer")
+    other_fu = other.followups.first()
+    assert_problem(plain_writer.post(f"/api/v1/followups/{other_fu.pk}/cancel/", {"reason": "x"}, format="json"), 403)
+    assert_problem(supervisor_tool.get("/api/v1/followups/999999/"), 404)
+    assert_problem(supervisor_tool.get("/api/v1/followups/abc/"), 404)
+
+
+def test_completion_of_a_call_back(api, make_ticket):
+    ticket = make_ticket()
+    api.post(f"/api/v1/tickets/{ticket.reference}/recontacts/", {}, format="json")
+    callback = FollowUp.objects.get(ticket=ticket, action="call_back")
+    response = api.post(f"/api/v1/followups/{callback.pk}/completion/", {"note": "통화 완료"}, format="json")
+    assert response.status_code == 200 and response.json()["state"] == "done"
+    sms = ticket.followups.get(policy__code="penalty-feedback-d3-sms")
+    assert_problem(api.post(f"/api/v1/followups/{sms.pk}/completion/", {}, format="json"), 409)
+
+
+def test_messages_are_masked_and_linked_to_tickets(api, make_ticket):
+    with time_machine.travel(dt.datetime(2026, 11, 20, 14, 0, tzinfo=KST), tick=False):
+        ticket = make_ticket(customer_phone="010-5555-6666", consent_basis="newly_collected")
+        api.post(f"/api/v1/tickets/{ticket.reference}/outcome/", {"outcome": "warning"}, format="json")
+    with time_machine.travel(dt.datetime(2026, 11, 23, 10, 1, tzinfo=KST), tick=False):
+        followups.dispatch_due()
+    response = api.get(f"/api/v1/messages/?ticket={ticket.reference}")
+    messages = response.json()["results"]
+    assert [m["channel"] for m in messages] == ["sms"]
+    assert messages[0]["recipient"] == "010-****-6666" and messages[0]["ticket"] == ticket.reference
+    assert b"5555-6666" not in response.content and b"+821055556666" not in response.content
+    assert api.get(f"/api/v1/messages/{messages[0]['id']}/").json()["recipient"] == "010-****-6666"
+    assert api.get("/api/v1/messages/?ticket=CS-none").json()["results"] == []
+    assert_problem(api.get("/api/v1/messages/?state=lost"), 400)
+    assert_problem(api.get("/api/v1/messages/999999/"), 404)
+    assert Message.objects.count() >= 1
+
+
+def test_messages_of_invisible_tickets_are_hidden(client_for, make_ticket):
+    with time_machine.travel(dt.datetime(2026, 11, 20, 14, 0, tzinfo=KST), tick=False):
+        ticket = make_ticket(customer_phone="010-5555-6666", consent_basis="newly_collected")
+        client_for(name="ops").post(
+            f"/api/v1/tickets/{ticket.reference}/outcome/", {"outcome": "warning"}, format="json"
+        )
+    with time_machine.travel(dt.datetime(2026, 11, 23, 10, 1, tzinfo=KST), tick=False):
+        followups.dispatch_due()
+    pet_only = client_for(name="pet", kinds=("pet-cs-inquiry",))
+    assert pet_only.get("/api/v1/messages/").json()["results"] == []
+    penalty_only = client_for(name="penalty", kinds=("driver-penalty-request",))
+    assert len(penalty_only.get("/api/v1/messages/").json()["results"]) == 1
+
+
+def test_overdue_queue_with_counts(api, make_ticket):
+    with time_machine.travel(dt.datetime(2026, 11, 2, 10, 0, tzinfo=KST), tick=False):
+        late = make_ticket()
+    with time_machine.travel(dt.datetime(2026, 11, 20, 10, 0, tzinfo=KST), tick=False):
+        make_ticket()  # not due yet
+        followups.dispatch_due()  # the old ticket's D+3 breach alert fires
+        body = api.get("/api/v1/queues/overdue/").json()
+    assert [t["reference"] for t in body["results"]] == [late.reference]
+    assert body["results"][0]["breached_at"] is not None
+    summary = body["summary"]
+    assert summary["total"] == 1 and summary["breached"] == 1
+    assert summary["by_kind"] == {"대리 기사 페널티 요청": 1}
+    assert sum(summary["by_age"].values()) == 1 and summary["by_age"][">7d"] == 1
+    assert api.get("/api/v1/queues/overdue/?kind=pet-cs-inquiry").json()["summary"]["total"] == 0
+
+
+def test_schema_and_docs_are_served(api):
+    response = api.get("/api/schema/")
+    assert response.status_code == 200
+    schema = yaml.safe_load(response.content)
+    assert schema["openapi"].startswith("3.")
+    create = schema["paths"]["/api/v1/tickets/"]["post"]
+    examples = create["requestBody"]["content"]["application/json"]["examples"]
+    assert {e["value"]["kind"] for e in examples.values()} >= set(TicketKind.objects.values_list("code", flat=True))
+    assert "application/problem+json" in create["responses"]["400"]["content"]
+    assert {p["name"] for p in create["parameters"]} >= {"Idempotency-Key"}
+    patch = schema["paths"]["/api/v1/tickets/{reference}/"]["patch"]
+    assert {"412", "428"} <= set(patch["responses"])
+    assert set(schema["components"]["securitySchemes"]) >= {"ApiKeyBearer", "ApiKeyHeader"}
+    docs = api.get("/api/docs/")
+    assert docs.status_code == 200 and b"swagger" in docs.content.lower()
+
+
+def test_penalty_body_helper_is_valid(api):
+    assert api.post("/api/v1/tickets/", penalty_body(), format="json").status_code == 201

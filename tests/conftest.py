@@ -1,0 +1,100 @@
+"""Shared fixtures: users by role, a ticket maker, an in-memory SMS provider."""
+
+import os
+
+import pytest
+from django.contrib.auth.models import Group, User
+
+from cstrack import roles
+from cstrack.actors import Actor
+
+PENALTY_DETAILS = {
+    "penalty_board": "koc",
+    "call_type": "own_normal",
+    "violation": "no_show",
+    "incident_date": "2026-11-20",
+    "description": "배정 후 연락 없이 취소됨",
+    "feedback_requested": True,
+}
+
+
+def make_user(username, role=None, **extra):
+    user = User.objects.create_user(username=username, password="pw-" + username, email=f"{username}@staff.example", **extra)
+    if role:
+        user.groups.add(Group.objects.get(name=role))
+    return User.objects.get(pk=user.pk)  # fresh permission cache
+
+
+@pytest.fixture(autouse=True)
+def _seed_defaults(request):
+    """Transactional tests empty every table afterwards, data-migration rows included; put the
+    seed kinds, policies, templates and role groups back for the tests that follow."""
+    marker = request.node.get_closest_marker("django_db")
+    if marker is None and not {"db", "transactional_db"} & set(request.fixturenames):
+        return
+    request.getfixturevalue("transactional_db" if marker and marker.kwargs.get("transaction") else "db")
+    from django.apps import apps
+
+    from tickets.defaults import install
+    from tickets.models import TicketKind
+
+    if not TicketKind.objects.exists():
+        from django.contrib.auth.models import Permission
+        from django.core.management.sql import emit_post_migrate_signal
+
+        if not Permission.objects.exists():  # a flush with post_migrate inhibited
+            emit_post_migrate_signal(verbosity=0, interactive=False, db="default")
+        install(apps)
+        roles.ensure_roles()
+
+
+@pytest.fixture
+def agent(db):
+    return make_user("agent1", roles.AGENT)
+
+
+@pytest.fixture
+def operator(db):
+    return make_user("ops1", roles.OPERATIONS)
+
+
+@pytest.fixture
+def supervisor(db):
+    return make_user("super1", roles.SUPERVISOR)
+
+
+@pytest.fixture
+def actor(agent):
+    return Actor.for_user(agent)
+
+
+@pytest.fixture
+def make_ticket(db, agent):
+    """make_ticket(kind="driver-penalty-request", **overrides) -> Ticket via the service."""
+    from tickets import services
+
+    def _make(kind="driver-penalty-request", details=None, **kwargs):
+        if details is None and kind == "driver-penalty-request":
+            details = dict(PENALTY_DETAILS)
+            kwargs.setdefault("driver_id", "DRV-100")
+        kwargs.setdefault("actor", Actor.for_user(agent))
+        return services.ticket_create(kind=kind, details=details or {}, **kwargs)
+
+    return _make
+
+
+@pytest.fixture
+def in_ci():
+    return os.environ.get("CI") == "true"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Under CI=true a service or browser test must run: a skip becomes a failure."""
+    outcome = yield
+    report = outcome.get_result()
+    if os.environ.get("CI") == "true" and report.skipped and (
+        item.get_closest_marker("service") or item.get_closest_marker("browser")
+    ):
+        report.outcome = "failed"
+        report.longrepr = f"CI=true: {item.nodeid} was skipped but must run ({report.longrepr})"

@@ -1,0 +1,62 @@
+import pytest
+import time_machine
+
+from cstrack import calendar
+from notifications.models import Message
+from tickets import services
+from tickets.models import Action, FollowUp
+
+
+@pytest.fixture
+def login(client):
+    def _login(user):
+        client.force_login(user)
+        return client
+
+    return _login
+
+
+@pytest.fixture
+def overdue_tickets(make_ticket):
+    """make n penalty tickets received five days ago: their D+3 duties are overdue now."""
+
+    def _make(n, **kwargs):
+        with time_machine.travel(calendar.days_ago(calendar.now(), 5), tick=False):
+            return [make_ticket(**kwargs) for _ in range(n)]
+
+    return _make
+
+
+@pytest.fixture
+def callbacks_due(make_ticket, agent):
+    """n tickets with a re-contact whose call back is due (moved to an hour ago)."""
+
+    def _make(n):
+        tickets = [make_ticket() for _ in range(n)]
+        for t in tickets:
+            services.ticket_log_recontact(t, actor=services.Actor.for_user(agent), note="재문의")
+        FollowUp.objects.filter(action=Action.CALL_BACK).update(due_at=calendar.after_seconds(calendar.now(), -3600))
+        return tickets
+
+    return _make
+
+
+@pytest.fixture
+def dead_messages(db):
+    def _make(n):
+        return [
+            Message.objects.create(
+                idempotency_key=f"test:dead:{i}",
+                channel="sms",
+                body="본문",
+                message_type="SMS",
+                recipient="+821012345678",
+                recipient_masked="010-****-5678",
+                state=Message.State.DEAD,
+                attempts=6,
+                last_error="gateway 503",
+            )
+            for i in range(n)
+        ]
+
+    return _make

@@ -1,0 +1,331 @@
+"""Console behaviour through Django's test client: access by role, server messages next to the
+fields, masked contact data, and each action calling its service."""
+
+import pytest
+
+from cstrack import calendar
+from notifications.models import Message
+from tickets.models import EventType, FollowUp, FollowUpState, ReContact, Status, Ticket
+
+pytestmark = pytest.mark.django_db
+
+PENALTY_POST = {
+    "kind": "driver-penalty-request",
+    "driver_id": "DRV-1",
+    "customer_phone": "010-9876-5432",
+    "consent_basis": "newly_collected",
+    "identity_verified": "true",
+    "channel": "phone",
+    "priority": "normal",
+    "details.penalty_board": "koc",
+    "details.call_type": "own_normal",
+    "details.violation": "no_show",
+    "details.incident_date": "2026-11-20",
+    "details.description": "배정 후 취소",
+    "details.feedback_requested": "true",
+}
+
+
+def _error_next_to(html: str, field_id: str) -> str:
+    """The error text rendered for the input with this id."""
+    marker = f'id="{field_id}-err">'
+    assert marker in html, f"no error shown for {field_id}"
+    return html.split(marker, 1)[1].split("<", 1)[0]
+
+
+# --- Access ----------------------------------------------------------------------------------
+
+
+def test_anonymous_is_sent_to_login(client):
+    response = client.get("/supervisor/")
+    assert response.status_code == 302
+    assert response["Location"].startswith("/login/")
+
+
+def test_login_page_is_korean_and_labelled(client):
+    html = client.get("/login/").content.decode()
+    assert '<html lang="ko">' in html
+    assert '<label for="id_username">아이디</label>' in html
+    assert '<label for="id_password">비밀번호</label>' in html
+
+
+def test_login_then_role_home(client, operator):
+    response = client.post("/login/", {"username": "ops1", "password": "pw-ops1"})
+    assert response.status_code == 302
+    assert client.get("/")["Location"] == "/ops/"
+
+
+@pytest.mark.parametrize(("who", "home"), [("agent", "/agent/"), ("operator", "/ops/"), ("supervisor", "/supervisor/")])
+def test_home_by_role(request, login, who, home):
+    assert login(request.getfixturevalue(who)).get("/")["Location"] == home
+
+
+def test_navigation_by_role(login, agent, supervisor):
+    html = login(agent).get("/agent/").content.decode()
+    assert "티켓 접수" in html and "기한 초과·위반" not in html and "게시판 처리" not in html
+    html = login(supervisor).get("/supervisor/").content.decode()
+    assert "기한 초과·위반" in html and "발송 실패 메시지" in html
+
+
+@pytest.mark.parametrize("url", ["/supervisor/", "/supervisor/export.csv", "/supervisor/messages/", "/ops/"])
+def test_agent_cannot_open_other_roles_pages(login, agent, url):
+    assert login(agent).get(url).status_code == 403
+
+
+def test_operations_cannot_log_tickets(login, operator):
+    assert login(operator).get("/tickets/new/").status_code == 403
+
+
+def test_logout_is_a_post(login, agent):
+    client = login(agent)
+    assert client.post("/logout/").status_code == 302
+    assert client.get("/agent/").status_code == 302
+
+
+# --- New ticket --------------------------------------------------------------------------------
+
+
+def test_every_kind_renders_a_labelled_form(login, agent):
+    from tickets.models import TicketKind
+
+    client = login(agent)
+    for kind in TicketKind.objects.all():
+        html = client.get(f"/tickets/new/?kind={kind.code}").content.decode()
+        schema = kind.schema_versions.order_by("-version").first().schema
+        for field in schema["fields"]:
+            if field["type"] == "multichoice":
+                continue
+            assert f'for="f-details-{field["name"]}"' in html, (kind.code, field["name"])
+            assert f'id="f-details-{field["name"]}"' in html
+
+
+def test_required_when_is_exposed_to_the_script(login, agent):
+    html = login(agent).get("/tickets/new/?kind=pet-cancel-penalty-exemption").content.decode()
+    assert "data-required-when='{&quot;request_type&quot;: &quot;collect&quot;}'" in html
+
+
+def test_create_shows_server_messages_next_to_fields(login, agent):
+    client = login(agent)
+    post = {**PENALTY_POST, "details.violation": "", "driver_id": ""}
+    response = client.post("/tickets/new/", post)
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert _error_next_to(html, "f-details-violation") == "필수 항목입니다."
+    assert "기사 ID: 필수 항목입니다." in _error_next_to(html, "f-driver_id")
+    assert 'value="010-9876-5432"' in html  # what the agent typed is kept
+
+    html = client.post("/tickets/new/", {**PENALTY_POST, "consent_basis": ""}).content.decode()
+    assert "근거를 선택해" in _error_next_to(html, "f-consent_basis")
+    assert Ticket.objects.count() == 0
+
+
+def test_create_bad_phone_and_date(login, agent):
+    client = login(agent)
+    html = client.post("/tickets/new/", {**PENALTY_POST, "customer_phone": "12"}).content.decode()
+    assert "올바른 전화번호가 아닙니다" in _error_next_to(html, "f-customer_phone")
+    html = client.post("/tickets/new/", {**PENALTY_POST, "details.incident_date": "어제"}).content.decode()
+    assert "날짜 형식" in _error_next_to(html, "f-details-incident_date")
+
+
+def test_create_penalty_request(login, agent):
+    response = login(agent).post("/tickets/new/", PENALTY_POST)
+    ticket = Ticket.objects.get()
+    assert response["Location"] == f"/tickets/{ticket.reference}/"
+    assert ticket.details["feedback_requested"] is True
+    assert ticket.identity_verified and ticket.created_by == agent
+    html = login(agent).get(response["Location"]).content.decode()
+    assert "010-****-5432" in html and "010-9876-5432" not in html and "+821098765432" not in html
+    assert calendar.business_time_label(ticket.received_at) in html
+
+
+def test_datetime_field_is_read_as_kst(login, agent):
+    post = {
+        "kind": "pet-cs-inquiry",
+        "details.issue_type": "app_error",
+        "details.description": "앱이 멈춤",
+        "details.occurred_at": "2026-11-20T14:30",
+    }
+    login(agent).post("/tickets/new/", post)
+    assert Ticket.objects.get().details["occurred_at"] == "2026-11-20T14:30:00+09:00"
+
+
+def test_matching_lookup_json(login, agent, make_ticket):
+    ticket = make_ticket(customer_phone="010-1234-5678", consent_basis="newly_collected", call_id="CALL-1")
+    client = login(agent)
+    data = client.get("/tickets/matching/?phone=01012345678").json()
+    assert [r["reference"] for r in data["results"]] == [ticket.reference]
+    assert data["results"][0]["phone"] == "010-****-5678"
+    assert "재인입으로 기록할까요" in data["results"][0]["offer"]
+    assert client.get("/tickets/matching/?call_id=CALL-1").json()["results"][0]["reference"] == ticket.reference
+    assert client.get("/tickets/matching/?phone=010-12").json()["results"] == []
+
+
+# --- Ticket page ---------------------------------------------------------------------------------
+
+
+def test_recontact_shows_what_to_promise(login, agent, make_ticket):
+    ticket = make_ticket()
+    client = login(agent)
+    response = client.post(
+        f"/tickets/{ticket.reference}/recontact/", {"channel": "phone", "note": "또 문의"}, follow=True
+    )
+    recontact = ReContact.objects.get(ticket=ticket)
+    html = response.content.decode()
+    assert "1~2영업일" in html
+    assert calendar.business_time_label(recontact.promised_by) in html
+
+
+def test_reveal_needs_a_reason_and_is_recorded(login, operator, make_ticket):
+    ticket = make_ticket(customer_phone="010-1234-5678", consent_basis="newly_collected")
+    client = login(operator)
+    html = client.get(f"/tickets/{ticket.reference}/").content.decode()
+    assert "010-****-5678" in html and "010-1234-5678" not in html
+
+    response = client.post(f"/tickets/{ticket.reference}/reveal/", {"reason": ""})
+    assert response.status_code == 400
+    assert "사유를 입력해" in response.content.decode()
+
+    response = client.post(f"/tickets/{ticket.reference}/reveal/", {"reason": "고객 회신 전화"})
+    assert response.status_code == 200
+    assert "010-1234-5678" in response.content.decode()
+    assert "no-store" in response["Cache-Control"]
+    assert ticket.events.filter(type=EventType.CONTACT_REVEALED, data__reason="고객 회신 전화").exists()
+    # Shown once: the next page view is masked again.
+    assert "010-1234-5678" not in client.get(f"/tickets/{ticket.reference}/").content.decode()
+
+
+def test_agent_may_not_reveal(login, agent, make_ticket):
+    ticket = make_ticket(customer_phone="010-1234-5678", consent_basis="newly_collected")
+    client = login(agent)
+    assert "연락처 원문 보기" not in client.get(f"/tickets/{ticket.reference}/").content.decode()
+    assert client.post(f"/tickets/{ticket.reference}/reveal/", {"reason": "x"}).status_code == 403
+
+
+def test_outcome_reason_error_is_next_to_the_field(login, operator, make_ticket):
+    ticket = make_ticket()
+    response = login(operator).post(f"/tickets/{ticket.reference}/outcome/", {"outcome": "no_action", "reason": ""})
+    assert response.status_code == 400
+    assert "관리자 컨펌 사유" in response.content.decode()
+    ticket.refresh_from_db()
+    assert ticket.outcome == ""
+
+
+def test_outcome_from_ops_queue_returns_there(login, operator, make_ticket):
+    ticket = make_ticket()
+    next_url = f"/ops/?board=penalty-koc&ticket={ticket.reference}"
+    response = login(operator).post(
+        f"/tickets/{ticket.reference}/outcome/",
+        {"outcome": "suspension", "driver_blocked_shown": "1", "driver_blocked": "1", "next": next_url},
+    )
+    assert response["Location"] == next_url
+    ticket.refresh_from_db()
+    assert (ticket.outcome, ticket.driver_blocked, ticket.status) == ("suspension", True, Status.ACTION_TAKEN)
+
+
+def test_outcome_next_must_be_local(login, operator, make_ticket):
+    ticket = make_ticket()
+    response = login(operator).post(
+        f"/tickets/{ticket.reference}/outcome/", {"outcome": "warning", "next": "https://evil.example/"}
+    )
+    assert response["Location"] == f"/tickets/{ticket.reference}/"
+
+
+def test_conflict_is_shown(login, operator, make_ticket):
+    ticket = make_ticket()
+    client = login(operator)
+    client.post(f"/tickets/{ticket.reference}/outcome/", {"outcome": "warning"})
+    response = client.post(f"/tickets/{ticket.reference}/outcome/", {"outcome": "warning"})
+    assert response.status_code == 409
+
+
+def test_transition(login, agent, make_ticket):
+    ticket = make_ticket()
+    login(agent).post(f"/tickets/{ticket.reference}/transition/", {"to_status": "waiting_customer"})
+    ticket.refresh_from_db()
+    assert ticket.status == Status.WAITING_CUSTOMER
+
+
+def test_penalty_history_beside_the_outcome(login, operator, make_ticket):
+    first = make_ticket(driver_id="DRV-5")
+    second = make_ticket(driver_id="DRV-5")
+    html = login(operator).get(f"/ops/?board=penalty-koc&ticket={second.reference}").content.decode()
+    assert "DRV-5 페널티 요청 이력" in html and first.reference in html
+    assert "전체 2건" in html and "결과 기록" in html
+
+
+# --- Follow-ups ----------------------------------------------------------------------------------
+
+
+def test_reschedule_needs_reason_and_reads_kst(login, supervisor, overdue_tickets):
+    (ticket,) = overdue_tickets(1)
+    fu = FollowUp.objects.filter(ticket=ticket).first()
+    client = login(supervisor)
+    response = client.post(f"/followups/{fu.pk}/reschedule/", {"due_at": "2030-01-02T10:00", "reason": ""})
+    assert response.status_code == 400
+    assert "변경 사유를 입력해" in response.content.decode()
+
+    client.post(f"/followups/{fu.pk}/reschedule/", {"due_at": "2030-01-02T10:00", "reason": "고객 요청"})
+    fu.refresh_from_db()
+    assert calendar.business_time_label(fu.due_at) == "2030-01-02 (수) 10:00"
+
+
+def test_cancel_followup(login, supervisor, overdue_tickets):
+    (ticket,) = overdue_tickets(1)
+    fu = FollowUp.objects.filter(ticket=ticket).first()
+    login(supervisor).post(f"/followups/{fu.pk}/cancel/", {"reason": "중복 접수"})
+    fu.refresh_from_db()
+    assert fu.state == FollowUpState.CANCELLED and fu.reason == "중복 접수"
+
+
+def test_agent_may_not_reschedule(login, agent, overdue_tickets):
+    (ticket,) = overdue_tickets(1)
+    fu = FollowUp.objects.filter(ticket=ticket).first()
+    assert login(agent).post(f"/followups/{fu.pk}/cancel/", {"reason": "x"}).status_code == 403
+
+
+def test_callback_completed_from_agent_home(login, agent, callbacks_due):
+    callbacks_due(1)
+    fu = FollowUp.objects.get(action="call_back")
+    client = login(agent)
+    assert fu.ticket.reference in client.get("/agent/").content.decode()
+    client.post(f"/followups/{fu.pk}/complete/", {"note": "통화함", "next": "/agent/"})
+    fu.refresh_from_db()
+    assert fu.state == FollowUpState.DONE
+    assert "회신 전화가 없습니다" in client.get("/agent/").content.decode()
+
+
+# --- Supervisor ----------------------------------------------------------------------------------
+
+
+def test_supervisor_queue_filters_and_buckets(login, supervisor, agent, overdue_tickets, make_ticket):
+    (late,) = overdue_tickets(1)
+    fresh = make_ticket()
+    client = login(supervisor)
+    html = client.get("/supervisor/").content.decode()
+    assert late.reference in html and fresh.reference not in html
+    assert "1~3일" in html
+    assert late.reference not in client.get("/supervisor/?kind=pet-cs-inquiry").content.decode()
+    assert late.reference in client.get(f"/supervisor/?agent={agent.pk}").content.decode()
+    assert late.reference not in client.get("/supervisor/?breached=1").content.decode()
+
+
+def test_csv_export_is_masked(login, supervisor, overdue_tickets):
+    (ticket,) = overdue_tickets(1, customer_phone="010-1234-5678", consent_basis="newly_collected")
+    response = login(supervisor).get("/supervisor/export.csv")
+    body = response.content.decode("utf-8-sig")
+    assert response["Content-Type"].startswith("text/csv")
+    assert body.splitlines()[0].startswith("접수 번호,유형")
+    assert ticket.reference in body and "010-****-5678" in body
+    assert "1234-5678" not in body and "+8210" not in body
+
+
+def test_dead_letter_retry(login, supervisor, dead_messages):
+    (message,) = dead_messages(1)
+    client = login(supervisor)
+    assert "010-****-5678" in client.get("/supervisor/messages/").content.decode()
+    response = client.post(f"/supervisor/messages/{message.pk}/retry/", follow=True)
+    message.refresh_from_db()
+    assert message.state == Message.State.PENDING
+    assert "다시 발송 대기열" in response.content.decode()
+    response = client.post(f"/supervisor/messages/{message.pk}/retry/", follow=True)
+    assert "발송 실패(보류) 상태의 메시지만" in response.content.decode()

@@ -1,0 +1,122 @@
+"""Every console page runs a bounded number of queries, whatever the number of rows shown."""
+
+from datetime import UTC, datetime
+
+import pytest
+import time_machine
+
+from cstrack import calendar
+from tickets import services
+from tickets.models import Ticket
+
+pytestmark = pytest.mark.django_db
+MAX_QUERIES = 10
+
+
+@pytest.fixture(params=[1, 30], ids=["1-row", "30-rows"])
+def rows(request):
+    return request.param
+
+
+def _get(client, url, django_assert_max_num_queries, status=200):
+    with django_assert_max_num_queries(MAX_QUERIES):
+        response = client.get(url)
+    assert response.status_code == status, response.content[:500]
+    return response
+
+
+def test_agent_home(login, agent, callbacks_due, rows, django_assert_max_num_queries):
+    callbacks_due(rows)
+    client = login(agent)
+    response = _get(client, "/agent/", django_assert_max_num_queries)
+    assert response.content.decode().count("통화 완료") == rows
+
+
+def test_new_ticket_form(login, agent, rows, make_ticket, django_assert_max_num_queries):
+    for _ in range(rows):
+        make_ticket()
+    client = login(agent)
+    _get(client, "/tickets/new/", django_assert_max_num_queries)
+    _get(client, "/tickets/new/?kind=driver-penalty-request", django_assert_max_num_queries)
+
+
+def test_new_ticket_post_with_errors(login, agent, django_assert_max_num_queries):
+    client = login(agent)
+    with django_assert_max_num_queries(MAX_QUERIES):
+        response = client.post("/tickets/new/", {"kind": "driver-penalty-request"})
+    assert response.status_code == 400
+
+
+def test_matching_lookup(login, agent, make_ticket, rows, django_assert_max_num_queries):
+    for _ in range(rows):
+        make_ticket(customer_phone="010-1234-5678", consent_basis="newly_collected")
+    client = login(agent)
+    response = _get(client, "/tickets/matching/?phone=010-1234-5678", django_assert_max_num_queries)
+    assert len(response.json()["results"]) == min(rows, 5)
+
+
+@pytest.mark.parametrize("who", ["agent", "operator", "supervisor"])
+def test_ticket_page(request, login, who, make_ticket, rows, django_assert_max_num_queries):
+    user = request.getfixturevalue(who)
+    ticket = make_ticket(driver_id="DRV-9")
+    for _ in range(rows - 1):
+        make_ticket(driver_id="DRV-9")  # penalty history rows
+    actor = services.Actor.for_user(user)
+    for _ in range(rows):
+        services.ticket_log_recontact(ticket, actor=actor)  # events and follow-ups
+    client = login(user)
+    _get(client, f"/tickets/{ticket.reference}/", django_assert_max_num_queries)
+
+
+def test_ops_queue(login, operator, make_ticket, rows, django_assert_max_num_queries):
+    tickets = [make_ticket(driver_id="DRV-9") for _ in range(rows)]
+    client = login(operator)
+    response = _get(client, "/ops/?board=penalty-koc", django_assert_max_num_queries)
+    assert response.content.decode().count("CS-") >= rows
+    _get(client, f"/ops/?board=penalty-koc&ticket={tickets[0].reference}", django_assert_max_num_queries)
+
+
+def test_supervisor_pages(login, supervisor, overdue_tickets, rows, django_assert_max_num_queries):
+    tickets = overdue_tickets(rows)
+    Ticket.objects.filter(pk__in=[t.pk for t in tickets]).update(breached_at=calendar.now())
+    client = login(supervisor)
+    response = _get(client, "/supervisor/", django_assert_max_num_queries)
+    assert all(t.reference in response.content.decode() for t in tickets)
+    _get(
+        client,
+        "/supervisor/?kind=driver-penalty-request&board=penalty-koc&agent=1&breached=1",
+        django_assert_max_num_queries,
+    )
+    response = _get(client, "/supervisor/export.csv", django_assert_max_num_queries)
+    assert response.content.decode("utf-8-sig").count("\n") == rows + 1
+    _get(client, "/supervisor/breaches.svg", django_assert_max_num_queries)
+
+
+def test_dead_letters(login, supervisor, dead_messages, rows, django_assert_max_num_queries):
+    dead_messages(rows)
+    client = login(supervisor)
+    response = _get(client, "/supervisor/messages/", django_assert_max_num_queries)
+    assert response.content.decode().count("gateway 503") == rows
+
+
+def test_login_page(client, django_assert_max_num_queries):
+    _get(client, "/login/", django_assert_max_num_queries)
+
+
+def test_home_redirect(login, agent, django_assert_max_num_queries):
+    client = login(agent)
+    _get(client, "/", django_assert_max_num_queries, status=302)
+
+
+def test_breaches_chart_counts_by_kst_day(login, supervisor, make_ticket):
+    # 23:30 UTC on 20 November is 08:30 KST on 21 November: the breach counts on the KST day.
+    moment = datetime(2026, 11, 20, 23, 30, tzinfo=UTC)
+    ticket = make_ticket()
+    Ticket.objects.filter(pk=ticket.pk).update(breached_at=moment)
+    client = login(supervisor)
+    with time_machine.travel(moment, tick=False):
+        response = client.get("/supervisor/breaches.svg")
+    body = response.content.decode()
+    assert response["Content-Type"].startswith("image/svg+xml")
+    assert "2026-11-21: 1" in body
+    assert "2026-11-20: 0" in body

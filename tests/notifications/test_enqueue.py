@@ -1,0 +1,201 @@
+"""message_enqueue: idempotency, normalisation, encryption at rest, quiet hours, publish on commit."""
+
+from datetime import timedelta
+
+import pytest
+import time_machine
+from django.db import connection, transaction
+
+from cstrack.errors import DomainValidationError
+from notifications import services
+from notifications.models import Message, MessageTemplate
+
+from .conftest import PHONE, PHONE_E164, PHONE_VARIANTS, kst
+
+pytestmark = pytest.mark.django_db
+
+
+def test_same_key_twice_gives_one_row(enqueue, published):
+    first = enqueue(idempotency_key="followup:1:customer")
+    second = enqueue(idempotency_key="followup:1:customer", body="다른 내용이어도 같은 메시지")
+    assert first.pk == second.pk
+    assert Message.objects.filter(idempotency_key="followup:1:customer").count() == 1
+    assert second.body == first.body
+    assert published.ids() == [first.pk]  # queued once
+
+
+def test_same_key_inside_one_transaction(db, django_capture_on_commit_callbacks, published):
+    with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
+        a = services.message_enqueue(channel="sms", recipient=PHONE, idempotency_key="k", body="본문")
+        b = services.message_enqueue(channel="sms", recipient=PHONE, idempotency_key="k", body="본문")
+    assert a.pk == b.pk
+    assert published.ids() == [a.pk]
+
+
+def test_integrity_error_race_returns_existing_row(enqueue, monkeypatch):
+    """Another transaction inserted the key between our check and our insert."""
+    original = enqueue(idempotency_key="race")
+    real_filter = Message.objects.filter
+    calls = {"n": 0}
+
+    def filter_missing_once(*args, **kwargs):
+        qs = real_filter(*args, **kwargs)
+        if kwargs.get("idempotency_key") == "race" and calls["n"] == 0:
+            calls["n"] += 1
+            return qs.none()  # pretend our pre-check saw nothing
+        return qs
+
+    monkeypatch.setattr(Message.objects, "filter", filter_missing_once)
+    again = services.message_enqueue(channel="sms", recipient=PHONE, idempotency_key="race", body="본문")
+    assert again.pk == original.pk
+    assert Message.objects.count() == 1
+
+
+def test_phone_is_normalised_encrypted_and_masked(enqueue):
+    message = enqueue(recipient="010 1234 5678")
+    message.refresh_from_db()
+    assert message.recipient == PHONE_E164
+    assert message.recipient_masked == "010-****-5678"
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT recipient, recipient_masked FROM notifications_message WHERE id = %s", [message.pk])
+        raw, masked = cursor.fetchone()
+    assert all(variant not in raw for variant in PHONE_VARIANTS)
+    assert "12345678" not in raw
+    assert raw.startswith("gAAAA")  # a Fernet token
+    assert masked == "010-****-5678"
+
+
+def test_email_recipient_is_masked(enqueue):
+    message = enqueue(channel="email", recipient="Hong.Gildong@Example.COM", subject="제목", body="본문")
+    assert message.recipient == "Hong.Gildong@example.com"
+    assert message.recipient_masked.startswith("Ho") and "Gildong" not in message.recipient_masked
+    assert message.message_type == "EMAIL"
+
+
+def test_chat_webhook_url_is_masked(enqueue):
+    url = "https://hooks.slack.example/services/T000/B000/SECRETTOKEN"
+    message = enqueue(channel="chat", recipient=url, body="알림")
+    assert message.recipient == url
+    assert "SECRET" not in message.recipient_masked
+    assert message.recipient_masked == "https://hooks.slack.example/***"
+
+
+def test_bad_phone_is_refused_and_nothing_written(enqueue, published):
+    with pytest.raises(DomainValidationError) as exc:
+        enqueue(recipient="12345")
+    assert "recipient" in exc.value.field_errors
+    assert Message.objects.count() == 0
+    assert published.ids() == []
+
+
+def test_bad_webhook_url_is_refused(enqueue):
+    with pytest.raises(DomainValidationError):
+        enqueue(channel="webhook", recipient="ftp://example.com/x", body="x")
+
+
+def test_key_with_personal_data_is_refused(enqueue):
+    with pytest.raises(DomainValidationError) as exc:
+        enqueue(idempotency_key="customer:010-1234-5678")
+    assert "idempotency_key" in exc.value.field_errors
+
+
+def test_template_by_code_renders_and_sets_type(enqueue, sms_template):
+    message = enqueue(template="test-sms", context={"reference": "PEN-20261122-0001", "customer_name_masked": "홍*동"})
+    assert message.template == sms_template
+    assert message.body == "[테스트] PEN-20261122-0001 건 처리가 끝났습니다. 홍*동님 감사합니다."
+    assert message.message_type == "SMS"
+
+
+def test_lms_when_long(enqueue):
+    message = enqueue(body="가" * 46)
+    assert message.message_type == "LMS"
+
+
+def test_sms_body_with_emoji_is_refused(enqueue):
+    with pytest.raises(DomainValidationError) as exc:
+        enqueue(body="안녕하세요 😀")
+    assert "😀" in exc.value.field_errors["body"][0]
+
+
+def test_rendered_sms_over_2000_bytes_is_refused(enqueue, sms_template):
+    with pytest.raises(DomainValidationError):
+        enqueue(template=sms_template, context={"reference": "가" * 1000, "customer_name_masked": "x"})
+
+
+def test_missing_context_value_is_refused(enqueue, sms_template):
+    with pytest.raises(DomainValidationError) as exc:
+        enqueue(template=sms_template, context={"reference": "A-1"})
+    assert "{customer_name_masked}" in exc.value.field_errors["body"][0]
+
+
+def test_template_channel_must_match(enqueue, sms_template):
+    with pytest.raises(DomainValidationError) as exc:
+        enqueue(channel="email", recipient="a@example.com", template=sms_template, context={})
+    assert "template" in exc.value.field_errors
+
+
+def test_inactive_or_unknown_template_is_refused(enqueue, sms_template):
+    MessageTemplate.objects.filter(pk=sms_template.pk).update(active=False)
+    with pytest.raises(DomainValidationError):
+        enqueue(template="test-sms", context={"reference": "a", "customer_name_masked": "b"})
+    with pytest.raises(DomainValidationError):
+        enqueue(template="no-such-template", context={})
+
+
+def test_publish_happens_only_after_commit(db, django_capture_on_commit_callbacks, published):
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        with transaction.atomic():
+            message = services.message_enqueue(channel="sms", recipient=PHONE, idempotency_key="c", body="본문")
+        assert published.ids() == []  # not yet: the callback waits for the commit
+    assert len(callbacks) == 1
+    callbacks[0]()
+    assert published.ids() == [message.pk]
+
+
+def test_rolled_back_enqueue_leaves_nothing(db, published):
+    with pytest.raises(RuntimeError), transaction.atomic():
+        services.message_enqueue(channel="sms", recipient=PHONE, idempotency_key="rb", body="본문")
+        raise RuntimeError("the caller's change failed")
+    assert not Message.objects.filter(idempotency_key="rb").exists()
+    assert published.ids() == []
+
+
+def test_future_message_is_not_published(enqueue, published):
+    with time_machine.travel(kst(2026, 11, 23, 10, 0), tick=False):
+        later = kst(2026, 11, 26, 10, 0)
+        message = enqueue(not_before=later, respect_quiet_hours=True)
+    assert message.next_attempt_at == later
+    assert message.not_before == later
+    assert published.ids() == []  # the sweep picks it up when due
+
+
+def test_customer_message_at_2230_waits_for_0800_next_day(enqueue, published):
+    with time_machine.travel(kst(2026, 11, 23, 22, 30), tick=False):
+        message = enqueue(respect_quiet_hours=True)
+    assert message.next_attempt_at == kst(2026, 11, 24, 8, 0)
+    assert message.state == Message.State.PENDING
+    assert published.ids() == []
+
+
+def test_customer_message_due_in_quiet_hours_moves_to_0800(enqueue):
+    with time_machine.travel(kst(2026, 11, 23, 10, 0), tick=False):
+        message = enqueue(respect_quiet_hours=True, not_before=kst(2026, 11, 25, 21, 0))
+    assert message.next_attempt_at == kst(2026, 11, 26, 8, 0)
+
+
+def test_staff_email_at_2230_is_not_delayed(enqueue, published):
+    with time_machine.travel(kst(2026, 11, 23, 22, 30), tick=False):
+        message = enqueue(channel="email", recipient="lead@staff.example", subject="알림", body="기한 초과")
+        assert message.next_attempt_at == kst(2026, 11, 23, 22, 30)
+    assert published.ids() == [message.pk]
+
+
+def test_due_now_is_published_once(enqueue, published):
+    message = enqueue()
+    assert published.ids() == [message.pk]
+    assert message.next_attempt_at <= message.created_at + timedelta(seconds=1)
+
+
+def test_template_with_explicit_body_is_refused(enqueue, sms_template):
+    with pytest.raises(DomainValidationError):
+        enqueue(template=sms_template, body="이것도", context={"reference": "a", "customer_name_masked": "b"})
