@@ -253,10 +253,20 @@ def _waiting_state(message: Message) -> str:
 
 
 def _record_failure(
-    owned, message: Message, exc, provider_name: str, *, permanent: bool, needs_lookup: bool, lookup_possible=False
+    owned,
+    message: Message,
+    exc,
+    provider_name: str,
+    *,
+    permanent: bool,
+    needs_lookup: bool,
+    lookup_possible=False,
+    counts_as_attempt=True,
 ) -> str:
     now = calendar.now()
-    attempts = message.attempts + 1
+    # The look-up-only attempt after the last one sends nothing, so it does not count: a dead
+    # row shows the MESSAGE_MAX_ATTEMPTS sends it was allowed, never one more.
+    attempts = message.attempts + (1 if counts_as_attempt else 0)
     error = _error_text(exc)
     if not permanent and attempts >= _max_attempts() and needs_lookup and lookup_possible:
         # Out of attempts but the provider may have taken it (a timeout): one more attempt that
@@ -340,13 +350,20 @@ def message_deliver(message_id: int) -> str:
 
     needs_lookup = message.needs_lookup
     if needs_lookup and provider.supports_lookup:
+        look_up_only = message.attempts >= _max_attempts()
         try:
             ref = provider.lookup(message.idempotency_key, message=message)
         except TemporaryProviderError as exc:
             # Cannot tell whether it went out: do not resend blind; try again later.
-            return _record_failure(owned, message, exc, provider.name, permanent=False, needs_lookup=True)
+            return _record_failure(
+                owned, message, exc, provider.name, permanent=False, needs_lookup=True,
+                counts_as_attempt=not look_up_only,
+            )  # fmt: skip
         except PermanentProviderError as exc:
-            return _record_failure(owned, message, exc, provider.name, permanent=True, needs_lookup=True)
+            return _record_failure(
+                owned, message, exc, provider.name, permanent=True, needs_lookup=True,
+                counts_as_attempt=not look_up_only,
+            )  # fmt: skip
         if ref:
             owned.update(
                 state=State.SENT,
@@ -361,10 +378,12 @@ def message_deliver(message_id: int) -> str:
             )
             logger.info("message %s was already at %s (%s): marked sent, not resent", message_id, provider.name, ref)
             return "recovered"
-        if message.attempts >= _max_attempts():
-            # The look-up-only attempt: the provider does not have it and no attempts are left.
+        if look_up_only:
+            # The provider does not have it and no send attempts are left.
             gone = TemporaryProviderError("not at the provider after the last attempt")
-            return _record_failure(owned, message, gone, provider.name, permanent=True, needs_lookup=False)
+            return _record_failure(
+                owned, message, gone, provider.name, permanent=True, needs_lookup=False, counts_as_attempt=False
+            )
         needs_lookup = False  # the provider does not have it: sending is safe
 
     try:
