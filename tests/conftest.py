@@ -19,7 +19,9 @@ PENALTY_DETAILS = {
 
 
 def make_user(username, role=None, **extra):
-    user = User.objects.create_user(username=username, password="pw-" + username, email=f"{username}@staff.example", **extra)
+    user = User.objects.create_user(
+        username=username, password="pw-" + username, email=f"{username}@staff.example", **extra
+    )
     if role:
         user.groups.add(Group.objects.get(name=role))
     return User.objects.get(pk=user.pk)  # fresh permission cache
@@ -93,8 +95,10 @@ def pytest_runtest_makereport(item, call):
     """Under CI=true a service or browser test must run: a skip becomes a failure."""
     outcome = yield
     report = outcome.get_result()
-    if os.environ.get("CI") == "true" and report.skipped and (
-        item.get_closest_marker("service") or item.get_closest_marker("browser")
+    if (
+        os.environ.get("CI") == "true"
+        and report.skipped
+        and (item.get_closest_marker("service") or item.get_closest_marker("browser"))
     ):
         report.outcome = "failed"
         report.longrepr = f"CI=true: {item.nodeid} was skipped but must run ({report.longrepr})"
