@@ -18,6 +18,25 @@ PENALTY_DETAILS = {
 }
 
 
+class PublishedTasks:
+    """The deliver tasks that would have gone to the broker; `ids()` gives their message ids."""
+
+    def __init__(self):
+        self.calls: list[tuple] = []
+
+    def ids(self) -> list[int]:
+        return [args[0] for args in self.calls]
+
+    def install(self, monkeypatch) -> "PublishedTasks":
+        from notifications.tasks import deliver_message
+
+        def fake_apply_async(args=None, kwargs=None, **options):
+            self.calls.append(tuple(args or ()))
+
+        monkeypatch.setattr(deliver_message, "apply_async", fake_apply_async)
+        return self
+
+
 def make_user(username, role=None, **extra):
     user = User.objects.create_user(
         username=username, password="pw-" + username, email=f"{username}@staff.example", **extra

@@ -15,6 +15,7 @@ from cstrack.actors import Actor
 from cstrack.calendar import KST
 from cstrack.errors import DomainError
 from tickets import services
+from tickets.console.forms import COMMON_TEXT_FIELDS
 from tickets.defaults import KINDS
 from tickets.models import ConsentBasis, Ticket
 
@@ -52,22 +53,7 @@ plausible = st.sampled_from(
     ]
 )
 nul_text = st.builds(lambda a, b: f"{a}\x00{b}", texts, texts)
-KWARG_NAMES = [
-    "title",
-    "member_id",
-    "driver_id",
-    "call_id",
-    "vehicle_plate",
-    "parking_lot",
-    "customer_phone",
-    "customer_email",
-    "consent_basis",
-    "delegation_caller",
-    "delegation_relation",
-    "channel",
-    "priority",
-    "requester_type",
-]
+KWARG_NAMES = list(COMMON_TEXT_FIELDS)  # every text input the console passes to the services
 scalars = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=True), texts, plausible)
 values = st.recursive(
     scalars,

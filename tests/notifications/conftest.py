@@ -15,6 +15,7 @@ import pytest
 
 from cstrack.calendar import KST
 from notifications.providers import memory
+from tests.conftest import PublishedTasks
 from tests.fakes.provider_server import FakeProviderServer
 
 PHONE = "010-1234-5678"
@@ -41,25 +42,9 @@ def _notification_settings(settings, tmp_path):
     memory.reset()
 
 
-class Published:
-    def __init__(self):
-        self.calls: list[tuple] = []
-
-    def ids(self) -> list[int]:
-        return [args[0] for args in self.calls]
-
-
 @pytest.fixture(autouse=True)
 def published(monkeypatch):
-    from notifications.tasks import deliver_message
-
-    recorder = Published()
-
-    def fake_apply_async(args=None, kwargs=None, **options):
-        recorder.calls.append(tuple(args or ()))
-
-    monkeypatch.setattr(deliver_message, "apply_async", fake_apply_async)
-    return recorder
+    return PublishedTasks().install(monkeypatch)
 
 
 @pytest.fixture(scope="module")

@@ -31,20 +31,13 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 import pytest
 
+from tests.conftest import PENALTY_DETAILS
 from tests.fakes.provider_server import FakeProviderServer
 
 ROOT = Path(__file__).resolve().parents[2]
 CELERY = str(ROOT / ".venv" / "bin" / "celery")
 IN_CI = os.environ.get("CI") == "true"
 
-PENALTY_DETAILS = {
-    "penalty_board": "koc",
-    "call_type": "own_normal",
-    "violation": "no_show",
-    "incident_date": "2026-11-20",
-    "description": "배정 후 연락 없이 취소됨",
-    "feedback_requested": True,
-}
 SMS_POLICY = "penalty-feedback-d3-sms"
 SENDER_NUMBER = "1599-0000"
 

@@ -15,6 +15,7 @@ import time_machine
 from cstrack.actors import Actor
 from cstrack.calendar import KST
 from notifications.providers import memory
+from tests.conftest import PublishedTasks
 
 PHONE = "010-1234-5678"
 PHONE_E164 = "+821012345678"
@@ -134,23 +135,9 @@ def _ticket_settings(settings):
     memory.reset()
 
 
-class Published:
-    def __init__(self):
-        self.calls: list[tuple] = []
-
-    def ids(self) -> list[int]:
-        return [args[0] for args in self.calls]
-
-
 @pytest.fixture(autouse=True)
 def published(monkeypatch):
-    from notifications.tasks import deliver_message
-
-    recorder = Published()
-    monkeypatch.setattr(
-        deliver_message, "apply_async", lambda args=None, kwargs=None, **options: recorder.calls.append(tuple(args))
-    )
-    return recorder
+    return PublishedTasks().install(monkeypatch)
 
 
 @pytest.fixture
