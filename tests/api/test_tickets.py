@@ -166,6 +166,27 @@ def test_list_filters(api, make_ticket, agent):
         assert b"2222-3333" not in body and b"01022223333" not in body
 
 
+def test_phone_filter_pages_on_without_echoing_the_number(api, make_ticket):
+    mine = {make_ticket(customer_phone="010-2222-3333", consent_basis="newly_collected").reference for _ in range(3)}
+    make_ticket(customer_phone="010-9999-0000", consent_basis="newly_collected")
+    seen, url = set(), "/api/v1/tickets/?phone=010-2222-3333&page_size=2"
+    while url:
+        response = api.get(url)
+        assert response.status_code == 200, response.json()
+        assert b"2222-3333" not in response.content and b"22223333" not in response.content
+        seen |= {t["reference"] for t in response.json()["results"]}
+        url = response.json()["next"]
+        if url:
+            assert "phone=" not in url and "phone_hash=" in url and "page_size=2" in url
+    assert seen == mine  # the hash keeps the filter on every page
+
+
+def test_phone_hash_filter_refuses_a_malformed_hash(api):
+    response = api.get("/api/v1/tickets/?phone_hash=01022223333")
+    assert response.status_code == 400
+    assert "phone_hash" in response.content.decode()
+
+
 @pytest.mark.parametrize(
     "query",
     [

@@ -4,6 +4,7 @@ do not depend on settings.REST_FRAMEWORK (only DEFAULT_THROTTLE_RATES["api_user"
 
 import base64
 import binascii
+import contextlib
 from urllib import parse
 
 from django.core.files.uploadhandler import MemoryFileUploadHandler
@@ -13,6 +14,9 @@ from rest_framework.parsers import JSONParser
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
+
+from cstrack import pii
+from cstrack.errors import DomainValidationError
 
 from . import idempotency
 from .auth import ApiClient, ApiKeyAuthentication, SessionAuthentication, client_id
@@ -63,11 +67,33 @@ class ClientRateThrottle(throttling.SimpleRateThrottle):
         return self.cache_format % {"ident": client_id(request.user)}
 
 
+def link_without_phone(url: str) -> str:
+    """`url` with a `phone=` filter swapped for its keyed hash: next/previous links keep the
+    filter without echoing the number (they end up in client logs and browser history)."""
+    parts = parse.urlsplit(url)
+    query = parse.parse_qsl(parts.query, keep_blank_values=True)
+    if not any(key == "phone" for key, _ in query):
+        return url
+    kept = []
+    for key, value in query:
+        if key != "phone":
+            kept.append((key, value))
+        elif value:
+            with contextlib.suppress(DomainValidationError):  # refused by the filter already
+                kept.append(("phone_hash", pii.phone_index(value)))
+    return parse.urlunsplit(parts._replace(query=parse.urlencode(kept)))
+
+
 class CursorPagination(pagination.CursorPagination):
     page_size = 50
     page_size_query_param = "page_size"
     max_page_size = 200
     ordering = "-id"
+
+    def paginate_queryset(self, queryset, request, view=None):
+        page = super().paginate_queryset(queryset, request, view)
+        self.base_url = link_without_phone(self.base_url)
+        return page
 
     def decode_cursor(self, request):
         encoded = request.query_params.get(self.cursor_query_param)

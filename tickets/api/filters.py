@@ -1,6 +1,7 @@
 """Query filters for list endpoints. The phone filter goes through the keyed hash only."""
 
 import datetime as dt
+import re
 
 import django_filters
 from django import forms
@@ -12,6 +13,8 @@ from cstrack.errors import DomainValidationError
 from notifications.models import Message
 from tickets import selectors
 from tickets.models import PENDING_FOLLOWUP_STATES, Action, FollowUp, FollowUpState, Status, Ticket
+
+PHONE_HASH = re.compile(r"[0-9a-f]{64}")
 
 
 class UtcIsoDateTimeField(IsoDateTimeField):
@@ -49,6 +52,10 @@ class TicketFilter(django_filters.FilterSet):
     driver_id = django_filters.CharFilter()
     call_id = django_filters.CharFilter()
     phone = django_filters.CharFilter(method="filter_phone", help_text="Matched through the keyed hash; never echoed.")
+    phone_hash = django_filters.CharFilter(
+        method="filter_phone_hash",
+        help_text="The keyed hash of a phone number; the next/previous links carry it in place of `phone`.",
+    )
 
     class Meta:
         model = Ticket
@@ -79,6 +86,13 @@ class TicketFilter(django_filters.FilterSet):
             return qs.filter(customer_phone_hash=pii.phone_index(value))
         except DomainValidationError:
             raise DomainValidationError({"phone": ["올바른 전화번호가 아닙니다. 예: 010-1234-5678"]}) from None
+
+    def filter_phone_hash(self, qs, name, value):
+        if not value:
+            return qs
+        if not PHONE_HASH.fullmatch(value):
+            raise DomainValidationError({"phone_hash": ["올바른 전화번호 해시가 아닙니다."]})
+        return qs.filter(customer_phone_hash=value)
 
 
 class FollowUpFilter(django_filters.FilterSet):
