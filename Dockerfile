@@ -4,10 +4,12 @@ WORKDIR /app
 COPY requirements ./requirements
 RUN pip install --no-cache-dir -r requirements/base.txt
 COPY . .
-RUN useradd --system --uid 1000 cstrack && mkdir -p /app/var && chown -R cstrack /app/var
+RUN useradd --system --uid 1000 cstrack && mkdir -p /app/var/media && chown -R cstrack /app/var
 USER cstrack
 # collectstatic needs no secrets at build time beyond placeholders that production refuses at run time
 RUN SECRET_KEY=build PII_ENCRYPTION_KEYS=MDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDA= PII_HASH_KEY=build \
     ALLOWED_HOSTS=localhost python manage.py collectstatic --noinput -v0
 EXPOSE 8000
-CMD ["gunicorn", "config.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3", "--access-logfile", "-"]
+# The access log carries the path only (%(U)s), never the query string: `?phone=` must not be logged.
+CMD ["gunicorn", "config.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3", \
+     "--access-logfile", "-", "--access-logformat", "%(h)s \"%(m)s %(U)s\" %(s)s %(B)s %(M)sms %({x-request-id}o)s"]

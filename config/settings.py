@@ -70,6 +70,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "cstrack.observability.HealthzMiddleware",  # first: before host checks and the HTTPS redirect
     "cstrack.observability.RequestIdMiddleware",
     "cstrack.observability.RejectNulMiddleware",
     "django.middleware.security.SecurityMiddleware",
@@ -210,6 +211,8 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TIMEZONE = "Asia/Seoul"
+# Keep Django's LOGGING (JSON in production, the personal-data scrub filter) in worker and beat.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 # How long publishing a task may block an agent's request when the broker is down.

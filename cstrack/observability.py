@@ -130,6 +130,30 @@ def metrics_view(request):
     return HttpResponse(body, content_type=CONTENT_TYPE_LATEST)
 
 
+class HealthzMiddleware:
+    """GET /healthz answers before host validation and the HTTPS redirect, so that a container
+    health check on 127.0.0.1 over plain HTTP reaches it: 200 when the database answers, else
+    503. It says nothing else (it is unauthenticated)."""
+
+    path = "/healthz"
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if request.path != self.path:
+            return self.get_response(request)
+        from django.db import connection
+
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT 1")
+        except Exception as exc:  # the reason goes to the log, not to the caller
+            logging.getLogger(__name__).error("healthz: database unavailable (%s)", type(exc).__name__)
+            return HttpResponse("unavailable", status=503, content_type="text/plain")
+        return HttpResponse("ok", content_type="text/plain")
+
+
 class RejectNulMiddleware:
     """A NUL character in a query string or a form field is refused with a 400 before any view
     runs: PostgreSQL cannot store it, and it never belongs in contact-centre text. (The API

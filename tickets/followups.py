@@ -280,7 +280,7 @@ def _dispatch_batch(batch_size: int) -> DispatchResult:
             with transaction.atomic():
                 outcome = _carry_out(fu, ticket, now)
         except Exception:
-            logger.exception("follow-up %s failed", fu.pk)
+            logger.exception("follow-up %s failed", fu.pk, extra={"ticket": ticket.reference})
             fu.attempts += 1
             fu.state = ST.FAILED if fu.attempts >= 3 else ST.SCHEDULED
             fu.due_at = calendar.after_seconds(now, 60 * fu.attempts)

@@ -11,7 +11,7 @@ import pytest
 import time_machine
 from django.core.cache import cache
 from django.core.management import call_command
-from django.db import connection
+from django.db import OperationalError, connection
 from django.test import Client, override_settings
 
 from cstrack import calendar
@@ -245,3 +245,27 @@ def test_nul_characters_in_form_fields_and_query_strings_are_refused(agent):
     assert client.get("/metrics?x=a%00b").status_code == 400
     response = client.post("/tickets/new/", {"kind": "pet-cs-inquiry", "title": "a\x00b"})
     assert response.status_code == 400
+
+
+@pytest.mark.django_db
+def test_healthz_answers_on_plain_http_and_any_host_in_production(settings):
+    """The container health check calls http://127.0.0.1:8000/healthz: neither the host check nor
+    the HTTPS redirect may turn it into a 400 or a 301."""
+    settings.ALLOWED_HOSTS = ["cs.example.com"]
+    settings.SECURE_SSL_REDIRECT = True
+    client = Client()
+    response = client.get("/healthz", HTTP_HOST="127.0.0.1:8000")
+    assert (response.status_code, response.content) == (200, b"ok")
+    # Everything else still gets both protections.
+    assert client.get("/login/", HTTP_HOST="127.0.0.1:8000").status_code == 400
+    assert client.get("/login/", HTTP_HOST="cs.example.com").status_code == 301
+
+
+@pytest.mark.django_db
+def test_healthz_reports_a_database_outage(monkeypatch):
+    def broken_cursor(*args, **kwargs):
+        raise OperationalError("down")
+
+    monkeypatch.setattr(connection, "cursor", broken_cursor)
+    response = Client().get("/healthz")
+    assert response.status_code == 503 and response.content == b"unavailable"
