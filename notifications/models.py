@@ -75,6 +75,7 @@ class Message(TimeStampedModel):
         SENT = "sent", _("발송 완료")
         RETRY = "retry", _("재시도 대기")
         DEAD = "dead", _("발송 실패(보류)")
+        CANCELLED = "cancelled", _("발송 취소")
 
     idempotency_key = models.CharField(
         _("중복 방지 키"),

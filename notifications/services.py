@@ -386,6 +386,11 @@ def message_deliver(message_id: int) -> str:
             )
         needs_lookup = False  # the provider does not have it: sending is safe
 
+    if not message.recipient:
+        # Erased while a worker held it (see messages_forget_recipient): never send it.
+        gone = PermanentProviderError("recipient erased")
+        return _record_failure(owned, message, gone, provider.name, permanent=True, needs_lookup=needs_lookup)
+
     try:
         ref = provider.send(message)
     except TemporaryProviderError as exc:
@@ -450,6 +455,28 @@ def message_retry_dead(message_id: int, actor_label: str) -> Message:
         enqueue_on_commit(deliver_message, message_id)
     logger.info("message %s re-queued from the dead letters by %s", message_id, actor_label)
     return Message.objects.get(pk=message_id)
+
+
+def messages_cancel(message_ids, *, reason: str) -> int:
+    """Stop messages that have not left (waiting, retrying or dead-lettered): they become
+    `cancelled` and are never sent. A message a worker is sending at this moment cannot be
+    called back; it is left alone. Returns how many were cancelled."""
+    now = calendar.now()
+    cancelled = Message.objects.filter(pk__in=message_ids, state__in=[State.PENDING, State.RETRY, State.DEAD]).update(
+        state=State.CANCELLED, next_attempt_at=None, last_error=reason[:LAST_ERROR_MAX], updated_at=now
+    )
+    if cancelled:
+        logger.info("%s message(s) cancelled: %s", cancelled, reason)
+    return cancelled
+
+
+def messages_forget_recipient(message_ids) -> int:
+    """Erase the recipient of these messages (retention / erasure): the encrypted address and
+    its masked form. Unsent ones are cancelled first, so nothing can go to a forgotten address."""
+    messages_cancel(message_ids, reason="수신처 삭제로 발송 취소")
+    return Message.objects.filter(pk__in=message_ids).update(
+        recipient="", recipient_masked="", updated_at=calendar.now()
+    )
 
 
 def outbox_sweep(limit: int | None = None) -> int:

@@ -127,6 +127,11 @@ def on_status_change(ticket: Ticket, from_status: str, to_status: str, *, paused
         count = pending.update(state=ST.CANCELLED, reason=reason, updated_at=calendar.now())
         if count:
             _event(ticket, actor, cancelled=count, reason=reason)
+        if to_status == Status.CANCELLED:
+            # A cancelled request promises nothing: a message still waiting in the outbox (for
+            # the end of quiet hours, say) is stopped. Closing is the normal end of a handled
+            # ticket, so a message already due for it still goes.
+            outbox.messages_cancel(list(_customer_message_ids(ticket)), reason=reason)
         return
     if to_status == Status.WAITING_CUSTOMER:
         pending.filter(state=ST.SCHEDULED, pauses_when_waiting=True).update(state=ST.PAUSED, updated_at=calendar.now())
@@ -147,10 +152,25 @@ def on_status_change(ticket: Ticket, from_status: str, to_status: str, *, paused
     )
 
 
+def _customer_message_ids(ticket: Ticket):
+    return FollowUp.objects.filter(ticket=ticket, action=Action.CUSTOMER_MESSAGE, message__isnull=False).values_list(
+        "message_id", flat=True
+    )
+
+
 def on_consent_withdrawn(ticket: Ticket) -> None:
+    """No more messages to the customer: pending duties are cancelled, and so are messages
+    already in the outbox that have not left (one waiting for the end of quiet hours, say)."""
     FollowUp.objects.filter(ticket=ticket, state__in=PENDING_FOLLOWUP_STATES, action=Action.CUSTOMER_MESSAGE).update(
         state=ST.CANCELLED, reason="고객 동의 철회 또는 연락처 삭제로 취소", updated_at=calendar.now()
     )
+    outbox.messages_cancel(list(_customer_message_ids(ticket)), reason="고객 동의 철회 또는 연락처 삭제로 취소")
+
+
+def on_contact_purged(ticket: Ticket) -> None:
+    """The contact is gone from the ticket: it goes from the outbox too (sent messages included)."""
+    on_consent_withdrawn(ticket)
+    outbox.messages_forget_recipient(list(_customer_message_ids(ticket)))
 
 
 # --- Manual changes ------------------------------------------------------------------------------

@@ -620,7 +620,7 @@ def ticket_purge_contact(ticket: Ticket, *, actor: Actor, reason: str) -> Ticket
     ticket.version += 1
     ticket.save()
     _event(ticket, EventType.PURGED, actor, fields=purged, reason=reason)
-    followups.on_consent_withdrawn(ticket)
+    followups.on_contact_purged(ticket)
     return ticket
 
 

@@ -465,3 +465,41 @@ def test_concurrent_deliver_sends_once(settings):
     assert sorted(results) == ["sent", "skipped"]
     assert memory.sent_count("race:1") == 1
     assert Message.objects.get(pk=message.pk).state == State.SENT
+
+
+class TestCancelAndForget:
+    def test_cancel_stops_unsent_messages_and_leaves_the_rest(self, enqueue):
+        with time_machine.travel(kst(2026, 11, 23, 10, 0), tick=False):
+            waiting, retrying, dead, sending, sent = (enqueue(idempotency_key=f"k-{i}") for i in range(5))
+            Message.objects.filter(pk=retrying.pk).update(state=State.RETRY, attempts=1)
+            Message.objects.filter(pk=dead.pk).update(state=State.DEAD, attempts=6)
+            Message.objects.filter(pk=sending.pk).update(
+                state=State.SENDING, lease_until=calendar.now() + timedelta(minutes=2)
+            )
+            assert services.message_deliver(sent.pk) == "sent"
+            ids = [m.pk for m in (waiting, retrying, dead, sending, sent)]
+            assert services.messages_cancel(ids, reason="동의 철회") == 3
+            states = dict(Message.objects.filter(pk__in=ids).values_list("pk", "state"))
+            assert states == {
+                waiting.pk: State.CANCELLED,
+                retrying.pk: State.CANCELLED,
+                dead.pk: State.CANCELLED,
+                sending.pk: State.SENDING,  # a worker has it in hand: cannot be called back
+                sent.pk: State.SENT,
+            }
+            assert services.message_deliver(waiting.pk) == "skipped"
+            with pytest.raises(Conflict):
+                services.message_retry_dead(dead.pk, "supervisor")
+        assert len(memory.outbox()) == 1
+
+    def test_a_message_whose_recipient_was_erased_mid_send_is_never_sent(self, enqueue):
+        with time_machine.travel(kst(2026, 11, 23, 10, 0), tick=False) as clock:
+            message = enqueue()
+            # A worker died holding it; meanwhile the contact was purged.
+            Message.objects.filter(pk=message.pk).update(state=State.SENDING, lease_until=calendar.now())
+            assert services.messages_forget_recipient([message.pk]) == 1
+            clock.shift(timedelta(seconds=1))
+            assert services.message_deliver(message.pk) == "dead"
+        m = reload(message)
+        assert (m.recipient, m.recipient_masked, m.last_error) == ("", "", "recipient erased")
+        assert memory.outbox() == []

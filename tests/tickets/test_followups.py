@@ -280,6 +280,82 @@ def test_withdrawn_consent_after_release_still_sends_nothing(penalty, actor, ope
     assert not sms_messages().exists()
 
 
+def _sms_waiting_for_the_morning(penalty, operator_actor):
+    """Outcome recorded at 22:00 after D+3: the SMS is in the outbox, held until 08:00."""
+    with at(2026, 11, 23, 22, 0):
+        services.ticket_record_outcome(penalty, outcome="warning", actor=operator_actor)
+        followups.dispatch_due()
+    message = sms_messages().get()
+    assert (message.state, message.next_attempt_at) == (Message.State.PENDING, kst(2026, 11, 24, 8, 0))
+    return message
+
+
+def test_withdrawn_consent_stops_an_sms_already_waiting_in_the_outbox(penalty, actor, operator_actor):
+    message = _sms_waiting_for_the_morning(penalty, operator_actor)
+    with at(2026, 11, 23, 22, 30):
+        services.ticket_withdraw_consent(penalty, actor=actor, note="문자 거부")
+    with at(2026, 11, 24, 8, 0):
+        assert outbox.message_deliver(message.pk) == "skipped"
+        assert outbox.outbox_sweep() == 0
+    assert memory.outbox() == []
+    assert Message.objects.get(pk=message.pk).state == Message.State.CANCELLED
+
+
+def test_cancelling_the_ticket_stops_its_waiting_sms_but_closing_it_does_not(create, actor, operator_actor):
+    with at(2026, 11, 19, 14, 0):
+        cancelled, closed = create(PENALTY), create(PENALTY)
+    with at(2026, 11, 23, 22, 0):
+        for ticket in (cancelled, closed):
+            services.ticket_record_outcome(ticket, outcome="warning", actor=operator_actor)
+        followups.dispatch_due()
+    with at(2026, 11, 23, 22, 30):
+        # The outcome was recorded in error and the request is withdrawn: reopened, then cancelled.
+        reopened = services.ticket_transition(
+            Ticket.objects.get(pk=cancelled.pk), to_status=Status.IN_PROGRESS, actor=actor
+        )
+        services.ticket_transition(reopened, to_status=Status.CANCELLED, actor=actor)
+        services.ticket_transition(Ticket.objects.get(pk=closed.pk), to_status=Status.CLOSED, actor=actor)
+    with at(2026, 11, 24, 8, 0):
+        for message in sms_messages():
+            outbox.message_deliver(message.pk)
+    states = {
+        ticket.pk: Message.objects.get(
+            idempotency_key=f"followup:{fu(ticket, Action.CUSTOMER_MESSAGE).pk}:customer"
+        ).state
+        for ticket in (cancelled, closed)
+    }
+    # A closed ticket is a handled one: its promised SMS still goes.
+    assert states == {cancelled.pk: Message.State.CANCELLED, closed.pk: Message.State.SENT}
+    assert [m["idempotency_key"] for m in memory.outbox() if m["channel"] == "sms"] == [
+        f"followup:{fu(closed, Action.CUSTOMER_MESSAGE).pk}:customer"
+    ]
+
+
+def test_purging_the_contact_erases_it_from_sent_and_waiting_messages(create, actor, operator_actor):
+    with at(2026, 11, 19, 14, 0):
+        sent_one, waiting_one = create(PENALTY), create(PENALTY)
+    with at(2026, 11, 22, 10, 0):
+        services.ticket_record_outcome(sent_one, outcome="warning", actor=operator_actor)
+        followups.dispatch_due()
+        outbox.message_deliver(sms_messages().get().pk)
+    with at(2026, 11, 23, 22, 0):
+        services.ticket_record_outcome(waiting_one, outcome="warning", actor=operator_actor)
+        followups.dispatch_due()
+    with at(2026, 11, 23, 22, 30):
+        for ticket in (sent_one, waiting_one):
+            services.ticket_purge_contact(Ticket.objects.get(pk=ticket.pk), actor=actor, reason="삭제 요청")
+    assert sms_messages().count() == 2
+    for message in sms_messages():
+        assert (message.recipient, message.recipient_masked) == ("", "")
+    assert set(sms_messages().values_list("state", flat=True)) == {Message.State.SENT, Message.State.CANCELLED}
+    with at(2026, 11, 24, 8, 0):
+        outbox.outbox_sweep()
+        for message in Message.objects.all():
+            outbox.message_deliver(message.pk)
+    sms_sent = [m for m in memory.outbox() if m["channel"] == "sms"]
+    assert len(sms_sent) == 1  # only the one sent before the purge
+
+
 # --- Supervisors move or cancel follow-ups ------------------------------------------------------
 
 
