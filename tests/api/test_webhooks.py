@@ -48,6 +48,15 @@ def test_subscribe_list_rotate_delete(api, client_for):
     assert_problem(api.post("/api/v1/webhooks/", body, format="json"), 400, field="event_types.0")
 
 
+def test_staff_logins_cannot_subscribe_only_integrations_and_administrators(session_client, agent, admin_user):
+    body = {"name": "mine", "target_url": "https://hooks.example.com/x"}
+    assert_problem(session_client(agent).post("/api/v1/webhooks/", body, format="json"), 403)
+    assert not WebhookSubscription.objects.exists()
+    created = session_client(admin_user).post("/api/v1/webhooks/", body, format="json")
+    assert created.status_code == 201, created.json()
+    assert WebhookSubscription.objects.get().api_key is None
+
+
 def test_secret_is_encrypted_at_rest(api):
     created = _subscribe(api)
     from django.db import connection

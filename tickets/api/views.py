@@ -8,7 +8,7 @@ from django.http import HttpResponse
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view, inline_serializer
-from rest_framework import mixins, serializers, status
+from rest_framework import exceptions, mixins, serializers, status
 from rest_framework.decorators import action
 from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
@@ -600,8 +600,13 @@ class WebhookSubscriptionViewSet(WebhookPermissionMixin, mixins.ListModelMixin, 
         responses={201: s.WebhookSubscriptionSecretSerializer},
     )
     def create(self, request, *args, **kwargs):
+        is_integration = isinstance(request.user, ApiClient)
+        if not (is_integration or request.user.is_superuser):
+            # A subscription is scoped by its key (kinds, read scope) and managed through it; one
+            # made over a staff login would see every event of every board and have no owner.
+            raise exceptions.PermissionDenied("웹훅 구독은 연동 시스템의 API 키로 만듭니다 (관리자는 예외).")
         data = _valid(s.WebhookSubscriptionCreateSerializer, request)
-        key = request.user.key if isinstance(request.user, ApiClient) else None
+        key = request.user.key if is_integration else None
         sub = webhooks.subscription_create(api_key=key, **data)
         return Response(s.WebhookSubscriptionSecretSerializer(sub).data, status=status.HTTP_201_CREATED)
 
