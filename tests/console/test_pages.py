@@ -72,6 +72,15 @@ def test_agent_cannot_open_other_roles_pages(login, agent, url):
     assert login(agent).get(url).status_code == 403
 
 
+def test_a_login_without_a_role_sees_no_ticket(login, make_ticket):
+    from tests.conftest import make_user
+
+    ticket = make_ticket(customer_phone="010-1234-5678", consent_basis="newly_collected")
+    client = login(make_user("norole"))
+    assert client.get(f"/tickets/{ticket.reference}/").status_code == 403
+    assert "010-****-5678" not in client.get("/").content.decode()
+
+
 def test_operations_cannot_log_tickets(login, operator):
     assert login(operator).get("/tickets/new/").status_code == 403
 

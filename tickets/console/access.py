@@ -20,6 +20,10 @@ class Capabilities:
         return "*" in self.perms or perm in self.perms
 
     @property
+    def view_tickets(self):
+        return self.can("tickets.view_ticket")
+
+    @property
     def log_tickets(self):
         return self.can("tickets.add_ticket")
 

@@ -264,7 +264,7 @@ def _penalty_panel(ticket, caps):
     return {"penalty_history": history, "penalty_counts": selectors.driver_penalty_counts(ticket.driver_id)}
 
 
-@login_required
+@requires("view_tickets")
 def ticket_detail(request, reference):
     return _ticket_page(request, _ticket_or_404(reference))
 
