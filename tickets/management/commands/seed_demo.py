@@ -13,7 +13,7 @@ from cstrack.actors import Actor
 from cstrack.errors import DomainError
 from notifications.models import MessageTemplate
 from tickets import followups, services
-from tickets.models import Board, FollowUp, FollowUpPolicy, Status, Ticket
+from tickets.models import OPEN_STATUSES, Board, FollowUp, FollowUpPolicy, Status, Ticket
 
 DEMO_PASSWORD = "cstrack-demo"  # noqa: S105 - development demo only; refused in production
 ACCOUNTS = [
@@ -273,14 +273,17 @@ class Command(BaseCommand):
             services.ticket_transition(ticket, to_status=Status.IN_PROGRESS, actor=ops)
             services.ticket_transition(ticket, to_status=Status.RESOLVED, actor=ops)
             services.ticket_transition(ticket, to_status=Status.CLOSED, actor=ops)
-        elif step == 4 and ticket.kind.code == "pet-custom-driver":
+        elif step == 4 and not ticket.kind.outcomes:
             services.ticket_transition(ticket, to_status=Status.CANCELLED, actor=agent, note="고객이 요청 철회")
+        elif step == 0 and index and not ticket.kind.outcomes:
+            services.ticket_transition(ticket, to_status=Status.IN_PROGRESS, actor=ops)
+            services.ticket_transition(ticket, to_status=Status.RESOLVED, actor=ops, note="안내 완료, 종료 대기")
 
     def _demo_policy(self, users, delay):
         """A reminder to the owner `delay` seconds after any new ticket: shows the
         follow-up engine working in the console e-mail backend right after start-up."""
         template = MessageTemplate.objects.get(code="owner-reminder")
-        FollowUpPolicy.objects.update_or_create(
+        policy, _created = FollowUpPolicy.objects.update_or_create(
             code="demo-penalty-owner-reminder",
             defaults={
                 "name": f"[데모] 접수 {delay}초 후 담당자 리마인드",
@@ -294,8 +297,24 @@ class Command(BaseCommand):
                 "active": True,
             },
         )
-        demo = Ticket.objects.filter(kind__code="driver-penalty-request", status=Status.RECEIVED).first()
+        # One open penalty ticket gets the reminder now. Only this policy's row is made: running the
+        # whole "received" trigger again would schedule the kind's own duties a second time.
+        demo = (
+            Ticket.objects.filter(kind__code="driver-penalty-request", status__in=OPEN_STATUSES, assignee__isnull=False)
+            .order_by("id")
+            .first()
+        )
         if demo:
-            followups.schedule(
-                demo, "ticket_received", anchor=calendar.now(), occurrence=f"demo-{calendar.now():%Y%m%d%H%M%S}"
+            now = calendar.now()
+            FollowUp.objects.get_or_create(
+                dedupe_key=f"{policy.code}:{demo.pk}:demo-{now:%Y%m%d%H%M%S}",
+                defaults={
+                    "ticket": demo,
+                    "policy": policy,
+                    "action": policy.action,
+                    "due_at": followups.due_time(policy, now),
+                    "marks_breach": policy.marks_breach,
+                    "pauses_when_waiting": policy.pauses_when_waiting,
+                    "reason": policy.name,
+                },
             )
