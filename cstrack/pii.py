@@ -72,6 +72,16 @@ def mask_email(email: str | None) -> str:
     return f"{local[:2]}{'*' * max(len(local) - 2, 1)}@{domain}"
 
 
+def mask_name(name: str | None) -> str:
+    """홍길동 → 홍*동, 김철 → 김*: enough for a customer to recognise a message as theirs."""
+    name = (name or "").strip()
+    if len(name) <= 1:
+        return "*" if name else ""
+    if len(name) == 2:
+        return name[0] + "*"
+    return name[0] + "*" * (len(name) - 2) + name[-1]
+
+
 def mask_value(kind: str, value: str | None) -> str:
     return mask_phone(value) if kind == "phone" else mask_email(value) if kind == "email" else ("***" if value else "")
 

@@ -14,7 +14,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 
-from cstrack import calendar
+from cstrack import calendar, pii
 from cstrack.actors import SYSTEM, Actor
 from cstrack.errors import Conflict, DomainValidationError, PermissionDenied
 from notifications import services as outbox
@@ -378,7 +378,20 @@ def message_context(ticket: Ticket, fu: FollowUp | None = None) -> dict:
         "ticket_url": f"{base_url}/tickets/{ticket.reference}/",
         "parking_lot": ticket.parking_lot,
         "vehicle_plate": ticket.vehicle_plate,
+        "summary": ticket.title or ticket.kind.name,
+        "customer_name_masked": pii.mask_name(_customer_name(ticket)) or "고객",
     }
+
+
+NAME_FIELDS = ("customer_name", "inquirer_name", "name")
+
+
+def _customer_name(ticket: Ticket) -> str:
+    for source in (ticket.sensitive_details, ticket.details):
+        for field in NAME_FIELDS:
+            if isinstance(source.get(field), str) and source[field].strip():
+                return source[field]
+    return ""
 
 
 def _send_customer_message(fu: FollowUp, ticket: Ticket) -> str:

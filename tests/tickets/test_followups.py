@@ -507,3 +507,22 @@ def test_concurrent_dispatchers_send_once(create, operator_actor):
     assert Message.objects.filter(channel="email").count() == 2  # breach alerts for the other two
     assert not FollowUp.objects.filter(state=ST.SCHEDULED).exists()
     assert Ticket.objects.filter(breached_at__isnull=False).count() == 2
+
+
+def test_message_context_fills_every_placeholder_a_template_may_use(penalty):
+    """A template passes validation with any PLACEHOLDERS name; the engine must supply each one,
+    or the follow-up fails at send time."""
+    from notifications.templating import PLACEHOLDERS
+
+    context = followups.message_context(penalty, fu(penalty, Action.CUSTOMER_MESSAGE))
+    assert set(PLACEHOLDERS) <= set(context)
+    assert context["customer_name_masked"] == "고객" and context["summary"]
+
+
+def test_masked_name_placeholder_comes_from_the_ticket(create):
+    with at(2026, 11, 23, 10, 0):
+        ticket = create("pet-partnership-inquiry")
+    name = ticket.sensitive_details.get("inquirer_name") or ticket.details.get("inquirer_name")
+    assert name
+    masked = followups.message_context(ticket)["customer_name_masked"]
+    assert masked != name and masked[0] == name[0] and "*" in masked
