@@ -362,9 +362,10 @@ def _carry_out(fu: FollowUp, ticket: Ticket, now) -> str:
 
 def message_context(ticket: Ticket, fu: FollowUp | None = None) -> dict:
     incident = ticket.details.get("incident_date") or ticket.details.get("occurred_on")
-    callback = (
-        ticket.followups.filter(action=Action.CALL_BACK, state__in=PENDING_FOLLOWUP_STATES).order_by("due_at").first()
-    )
+    # What was promised by when: the pending call back, else the nearest deadline that would
+    # breach (a reminder about a penalty request names its D+3), else this duty's own time.
+    pending = ticket.followups.filter(state__in=PENDING_FOLLOWUP_STATES).order_by("due_at")
+    callback = pending.filter(action=Action.CALL_BACK).first() or pending.filter(marks_breach=True).first() or fu
     base_url = getattr(settings, "CSTRACK_BASE_URL", "").rstrip("/")
     return {
         "reference": ticket.reference,

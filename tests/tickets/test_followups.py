@@ -4,6 +4,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
+from cstrack import calendar
 from cstrack.errors import Conflict, DomainValidationError, PermissionDenied
 from notifications import services as outbox
 from notifications.models import Message
@@ -526,3 +527,10 @@ def test_masked_name_placeholder_comes_from_the_ticket(create):
     assert name
     masked = followups.message_context(ticket)["customer_name_masked"]
     assert masked != name and masked[0] == name[0] and "*" in masked
+
+
+def test_promised_by_names_the_breach_deadline_when_no_call_back_is_pending(penalty):
+    """An owner reminder says by when the customer was promised an answer: with no call back
+    pending, the penalty request's D+3 deadline."""
+    context = followups.message_context(penalty, None)
+    assert context["promised_by"] == calendar.business_time_label(kst(2026, 11, 22, 10, 0))
