@@ -5,6 +5,7 @@ follow-up engine); models hold structure, choices and small derived read-only he
 """
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
@@ -397,6 +398,34 @@ class FollowUpPolicy(TimeStampedModel):
 
     def __str__(self):
         return self.name
+
+    CONDITION_KEYS = {"details", "hold_until_outcome_in", "skip_if_outcome", "skip_if_status", "skip_if_callbacks_done"}
+
+    def clean(self):
+        """A rule that cannot be carried out is refused when an administrator saves it, not
+        discovered as an error on every ticket it applies to."""
+        errors = {}
+        if self.timing == Timing.D_PLUS and self.timing_time is None:
+            errors["timing_time"] = _("D+N일 규칙에는 지정 시각이 필요합니다 (예: 10:00).")
+        if self.timing_n is not None and self.timing_n < 0:
+            errors["timing_n"] = _("N은 0 이상이어야 합니다.")
+        if self.trigger == Trigger.STATUS_ENTERED and not self.trigger_status:
+            errors["trigger_status"] = _("'상태 진입' 계기에는 진입 상태를 골라 주세요.")
+        if self.action == Action.CUSTOMER_MESSAGE and self.template_id is None:
+            errors["template"] = _("고객 메시지에는 메시지 템플릿이 필요합니다.")
+        if not isinstance(self.conditions, dict):
+            errors["conditions"] = _("조건은 JSON 객체여야 합니다.")
+        else:
+            unknown = sorted(set(self.conditions) - self.CONDITION_KEYS)
+            if unknown:
+                errors["conditions"] = _("알 수 없는 조건: %(keys)s (가능: %(known)s)") % {
+                    "keys": ", ".join(unknown),
+                    "known": ", ".join(sorted(self.CONDITION_KEYS)),
+                }
+            elif not isinstance(self.conditions.get("details", {}), dict):
+                errors["conditions"] = _("details 조건은 {필드: 값} 객체여야 합니다.")
+        if errors:
+            raise ValidationError(errors)
 
 
 class FollowUpState(models.TextChoices):

@@ -534,3 +534,36 @@ def test_promised_by_names_the_breach_deadline_when_no_call_back_is_pending(pena
     pending, the penalty request's D+3 deadline."""
     context = followups.message_context(penalty, None)
     assert context["promised_by"] == calendar.business_time_label(kst(2026, 11, 22, 10, 0))
+
+
+def test_every_shipped_policy_passes_validation():
+    from tickets.models import FollowUpPolicy
+
+    policies = list(FollowUpPolicy.objects.all())
+    assert policies
+    for policy in policies:
+        policy.full_clean()
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"timing": "d_plus", "timing_n": 3, "timing_time": None}, "timing_time"),
+        ({"timing_n": -1}, "timing_n"),
+        ({"trigger": "status_entered", "trigger_status": ""}, "trigger_status"),
+        ({"action": "customer_message", "template": None}, "template"),
+        ({"conditions": {"skip_if_outcom": True}}, "conditions"),
+        ({"conditions": {"details": ["x"]}}, "conditions"),
+    ],
+)
+def test_a_policy_that_cannot_be_carried_out_is_refused_on_save(changes, field):
+    from django.core.exceptions import ValidationError
+
+    from tickets.models import FollowUpPolicy
+
+    policy = FollowUpPolicy.objects.filter(action="customer_message").first()
+    for name, value in changes.items():
+        setattr(policy, name, value)
+    with pytest.raises(ValidationError) as exc:
+        policy.full_clean()
+    assert field in exc.value.message_dict
