@@ -4,10 +4,8 @@ personal data masked, and their audit trail is read-only."""
 import json
 
 from django import forms
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
-
-from cstrack.errors import DomainError
 
 from . import services
 from .models import (
@@ -161,14 +159,17 @@ class TicketAdmin(admin.ModelAdmin):
     )
     inlines = (FollowUpInline, ReContactInline, EventInline)
 
+    # Read-only: every change to a ticket (assignment, confirmation, outcome, compensation...)
+    # goes through the console or the API, whose services check permissions and write the audit
+    # trail; an admin form would bypass both.
     def has_add_permission(self, request):
-        return False  # tickets are created through the console or the API, which enforce the rules
+        return False
 
-    def save_model(self, request, obj, form, change):
-        try:
-            super().save_model(request, obj, form, change)
-        except DomainError as exc:
-            messages.error(request, exc.detail)
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # the audit trail outlives nothing; retention purges personal data instead
 
 
 @admin.register(FollowUp)
@@ -178,6 +179,16 @@ class FollowUpAdmin(admin.ModelAdmin):
     search_fields = ("ticket__reference",)
     list_select_related = ("ticket",)
     readonly_fields = ("ticket", "policy", "action", "state", "dedupe_key", "message", "completed_at", "completed_by")
+
+    # Read-only: rescheduling or cancelling needs a reason and is audited (supervisor console / API).
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(TicketEvent)

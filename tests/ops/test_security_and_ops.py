@@ -269,3 +269,17 @@ def test_healthz_reports_a_database_outage(monkeypatch):
     monkeypatch.setattr(connection, "cursor", broken_cursor)
     response = Client().get("/healthz")
     assert response.status_code == 503 and response.content == b"unavailable"
+
+
+@pytest.mark.django_db
+def test_admin_shows_tickets_and_follow_ups_but_cannot_change_them(admin_client, make_ticket):
+    """Changes go through the services (permissions + audit trail), never an admin form."""
+    ticket = make_ticket()
+    followup = ticket.followups.first()
+    assert followup is not None
+    page = admin_client.get(f"/admin/tickets/ticket/{ticket.pk}/change/")
+    assert page.status_code == 200 and ticket.reference in page.content.decode()
+    assert 'name="assignee"' not in page.content.decode()
+    assert admin_client.post(f"/admin/tickets/ticket/{ticket.pk}/change/", {"assignee": ""}).status_code == 403
+    assert admin_client.post(f"/admin/tickets/followup/{followup.pk}/change/", {"reason": "x"}).status_code == 403
+    assert admin_client.post(f"/admin/tickets/ticket/{ticket.pk}/delete/", {"post": "yes"}).status_code == 403
