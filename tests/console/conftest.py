@@ -60,3 +60,12 @@ def dead_messages(db):
         ]
 
     return _make
+
+
+@pytest.fixture
+def operator(operator):
+    """Operations staff work their boards' queues: this one is on every board."""
+    from tickets.models import Board
+
+    operator.boards.add(*Board.objects.all())
+    return operator

@@ -81,6 +81,26 @@ def test_a_login_without_a_role_sees_no_ticket(login, make_ticket):
     assert "010-****-5678" not in client.get("/").content.decode()
 
 
+def test_operations_staff_see_only_their_boards_tickets(login, make_ticket):
+    from cstrack import roles
+    from tests.conftest import make_user
+    from tickets.models import Board
+
+    koc_only = make_user("ops-koc", roles.OPERATIONS)
+    koc = Board.objects.get(code="penalty-koc")
+    koc_only.boards.add(koc)
+    mine = make_ticket()
+    other = make_ticket(kind="pet-cs-inquiry", details={"issue_type": "payment", "description": "문의"})
+    assert mine.board == koc and other.board != koc
+    client = login(koc_only)
+    assert client.get(f"/tickets/{mine.reference}/").status_code == 200
+    assert client.get(f"/tickets/{other.reference}/").status_code == 404
+    page = client.get(f"/ops/?board={other.board.code}&ticket={other.reference}")
+    assert page.status_code == 404
+    listed = client.get(f"/ops/?board={other.board.code}").content.decode()
+    assert other.reference not in listed and other.board.name not in listed
+
+
 def test_operations_cannot_log_tickets(login, operator):
     assert login(operator).get("/tickets/new/").status_code == 403
 

@@ -111,3 +111,12 @@ def login(page):
         return page
 
     return _login
+
+
+@pytest.fixture
+def operator(operator):
+    """Operations staff work their boards' queues: this one is on every board."""
+    from tickets.models import Board
+
+    operator.boards.add(*Board.objects.all())
+    return operator

@@ -73,6 +73,12 @@ def ensure_kind_allowed(user, kind_code: str) -> None:
         raise PermissionDenied("이 API 키로는 이 유형의 티켓을 다룰 수 없습니다.")
 
 
+def visible_boards(user, qs: QuerySet) -> QuerySet:
+    """The boards whose queues this user works: operations staff their own, others all."""
+    cache = _user_cache(user)
+    return qs.filter(pk__in=cache["boards"]) if cache["board_scoped"] else qs
+
+
 def visible_kinds(user, qs: QuerySet) -> QuerySet:
     kinds = _kinds(user)
     return qs.filter(code__in=kinds) if kinds else qs

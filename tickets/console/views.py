@@ -24,6 +24,7 @@ from notifications.models import Message
 
 from .. import followups as followup_services
 from .. import selectors, services, workflow
+from ..api import access
 from ..defaults import DEFAULT_REQUESTER
 from ..models import (
     OPEN_STATUSES,
@@ -77,9 +78,11 @@ def _safe_next(request, fallback):
     return fallback
 
 
-def _ticket_or_404(reference):
+def _ticket_or_404(request, reference):
+    """The ticket, if this user may see it (operations staff: their boards' tickets and those
+    assigned to them, as in the API); anything else is a 404, so its existence does not leak."""
     try:
-        return services.ticket_get(reference)
+        return access.ensure_visible(request.user, services.ticket_get(reference))
     except NotFound:
         raise Http404(_("티켓을 찾을 수 없습니다.")) from None
 
@@ -266,7 +269,7 @@ def _penalty_panel(ticket, caps):
 
 @requires("view_tickets")
 def ticket_detail(request, reference):
-    return _ticket_page(request, _ticket_or_404(reference))
+    return _ticket_page(request, _ticket_or_404(request, reference))
 
 
 def _do_recontact(request, ticket, actor):
@@ -332,7 +335,7 @@ def ticket_action(request, reference, action):
     capability, handler = TICKET_ACTIONS[action]
     if not getattr(capabilities(request), capability):
         raise PermissionDenied
-    ticket = _ticket_or_404(reference)
+    ticket = _ticket_or_404(request, reference)
     try:
         handler(request, ticket, _actor(request))
     except DomainError as exc:
@@ -348,12 +351,12 @@ def ticket_action(request, reference, action):
 @require_POST
 def ticket_reveal(request, reference):
     """Show the unmasked contact once, to a permitted role, with a reason; the service audits it."""
-    ticket = _ticket_or_404(reference)
+    ticket = _ticket_or_404(request, reference)
     try:
         data = services.ticket_reveal_contact(ticket, actor=_actor(request), reason=request.POST.get("reason", ""))
     except DomainError as exc:
         return _ticket_page(request, ticket, errors={"reveal": _error_bag(exc)}, status=exc.status)
-    return _ticket_page(request, _ticket_or_404(reference), revealed=data)
+    return _ticket_page(request, _ticket_or_404(request, reference), revealed=data)
 
 
 # --- Follow-ups ---------------------------------------------------------------------------------
@@ -396,7 +399,7 @@ def followup_action(request, pk, action):
     try:
         handler(request, fu, _actor(request))
     except DomainError as exc:
-        ticket = _ticket_or_404(fu.ticket.reference)
+        ticket = _ticket_or_404(request, fu.ticket.reference)
         bag = {**_error_bag(exc), "id": fu.pk, "action": action}
         return _ticket_page(request, ticket, errors={"followup": bag}, status=exc.status)
     fallback = reverse("console:ticket_detail", args=[fu.ticket.reference])
@@ -408,7 +411,11 @@ def followup_action(request, pk, action):
 
 @requires("record_outcome")
 def ops_queue(request):
-    boards = list(Board.objects.annotate(open_count=Count("tickets", filter=Q(tickets__status__in=OPEN_STATUSES))))
+    boards = list(
+        access.visible_boards(request.user, Board.objects.all()).annotate(
+            open_count=Count("tickets", filter=Q(tickets__status__in=OPEN_STATUSES))
+        )
+    )
     code = request.GET.get("board") or DEFAULT_OPS_BOARD
     board = next((b for b in boards if b.code == code), None) or (boards[0] if boards else None)
     rows = list(queries.board_queue(board)) if board else []
@@ -417,7 +424,7 @@ def ops_queue(request):
     selected_ref = request.GET.get("ticket", "")
     selected = next((t for t in rows if t.reference == selected_ref), None)
     if selected_ref and selected is None:
-        selected = _ticket_or_404(selected_ref)
+        selected = _ticket_or_404(request, selected_ref)
     context = {"boards": boards, "board": board, "rows": rows, "selected": selected, "errors": {}}
     if selected is not None:
         selected.received_label = present.when(selected.received_at)
