@@ -16,9 +16,29 @@ from cstrack.actors import Actor
 from cstrack.errors import Conflict, DomainValidationError, NotFound, PermissionDenied
 from cstrack.logging import EMAIL_RE, PHONE_RE
 
-from .models import DelegationCase, DelegationRelation, EventType, ThirdPartyDelegation, Ticket, TicketEvent
+from .models import (
+    ConsentBasis,
+    DelegationCase,
+    DelegationRelation,
+    EventType,
+    ThirdPartyDelegation,
+    Ticket,
+    TicketEvent,
+)
 
 REVEAL_PERMISSION = "tickets.reveal_contact"
+
+
+def contact_is_covered(ticket: Ticket) -> bool:
+    """May the ticket's own contact be used (revealed, messaged)? Always, unless its basis says
+    the contact is a third party: then only while an active delegation record names that
+    number (or, for a contact without a phone, while any record is active)."""
+    if ticket.consent_basis != ConsentBasis.THIRD_PARTY_DELEGATED:
+        return True
+    active = ticket.delegations.filter(revoked_at__isnull=True)
+    if ticket.customer_phone_hash:
+        active = active.filter(third_party_phone_hash=ticket.customer_phone_hash)
+    return active.exists()
 
 
 def _choice_error(value, choices) -> list[str]:

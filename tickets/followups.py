@@ -19,6 +19,7 @@ from cstrack.actors import SYSTEM, Actor
 from cstrack.errors import Conflict, DomainValidationError, PermissionDenied
 from notifications import services as outbox
 
+from . import delegation
 from .models import (
     PENDING_FOLLOWUP_STATES,
     Action,
@@ -402,6 +403,9 @@ def _send_customer_message(fu: FollowUp, ticket: Ticket) -> str:
         return "skipped"
     if ticket.consent_withdrawn_at or ticket.contact_purged_at:
         _close(fu, ST.SKIPPED, "동의 철회 또는 연락처 삭제로 생략")
+        return "skipped"
+    if not delegation.contact_is_covered(ticket):
+        _close(fu, ST.SKIPPED, "제3자 연락처에 대한 위임 기록이 없어 생략")
         return "skipped"
     if template.channel == "sms":
         recipient = ticket.customer_phone

@@ -12,7 +12,7 @@ from cstrack import calendar, pii
 from cstrack.actors import SYSTEM, Actor
 from cstrack.errors import Conflict, DomainValidationError, NotFound, PermissionDenied, StaleVersion
 
-from . import attachments, followups, parking, workflow
+from . import attachments, delegation, followups, parking, workflow
 from .models import (
     Board,
     ConsentBasis,
@@ -580,6 +580,11 @@ def ticket_reveal_contact(ticket: Ticket, *, actor: Actor, reason: str) -> dict:
     ticket = _locked(ticket)
     if ticket.contact_purged_at:
         raise Conflict("개인정보가 이미 삭제된 티켓입니다.")
+    if not delegation.contact_is_covered(ticket):
+        raise Conflict(
+            "제3자 연락처는 그 번호에 대한 위임 기록이 있어야 볼 수 있습니다. 먼저 위임 기록을 남겨 주세요.",
+            code="delegation_required",
+        )
     _event(ticket, EventType.CONTACT_REVEALED, actor, reason=reason.strip()[:300])
     return {
         "customer_phone": ticket.customer_phone or "",

@@ -232,3 +232,72 @@ def test_purged_contact_cannot_be_revealed(contact_ticket, operator_actor):
         services.ticket_reveal_contact(contact_ticket, actor=operator_actor, reason="확인")
     event = TicketEvent.objects.get(ticket=contact_ticket, type=EventType.PURGED)
     assert event.data["fields"] == ["customer_phone", "customer_email"]
+
+
+class TestThirdPartyContactNeedsADelegationRecord:
+    """A ticket whose own contact is a third party: that number is revealed or messaged only
+    while a delegation record (seed 004) names it."""
+
+    @pytest.fixture
+    def spouse_ticket(self, make_ticket):
+        return make_ticket(
+            customer_phone="010-3333-4444",
+            consent_basis="third_party_delegated",
+            delegation_caller="호출자 본인(회원)",
+            delegation_relation="spouse",
+        )
+
+    def _record(self, ticket, actor, phone):
+        from tickets import delegation
+
+        return delegation.delegation_record(
+            ticket,
+            actor=actor,
+            relation="spouse",
+            case="spouse_accident_or_rm",
+            caller="호출자 본인(회원)",
+            third_party_phone=phone,
+            third_party_is_member=True,
+        )
+
+    def test_reveal_is_refused_until_a_record_names_the_number(self, spouse_ticket, operator_actor):
+        with pytest.raises(Conflict) as exc:
+            services.ticket_reveal_contact(spouse_ticket, actor=operator_actor, reason="회신 전화")
+        assert exc.value.code == "delegation_required"
+        self._record(spouse_ticket, operator_actor, "010-9999-0000")  # another number: not enough
+        with pytest.raises(Conflict):
+            services.ticket_reveal_contact(spouse_ticket, actor=operator_actor, reason="회신 전화")
+        record = self._record(spouse_ticket, operator_actor, "010-3333-4444")
+        revealed = services.ticket_reveal_contact(spouse_ticket, actor=operator_actor, reason="회신 전화")
+        assert revealed["customer_phone"] == "+821033334444"
+        from tickets import delegation
+
+        delegation.delegation_revoke(record, actor=operator_actor, note="철회")
+        with pytest.raises(Conflict):
+            services.ticket_reveal_contact(spouse_ticket, actor=operator_actor, reason="회신 전화")
+
+    def test_customer_messages_are_skipped_without_a_record(self, spouse_ticket):
+        from notifications.models import Message
+        from tickets import followups
+        from tickets.models import FollowUp, FollowUpPolicy, FollowUpState
+
+        template = FollowUpPolicy.objects.filter(action="customer_message", template__channel="sms").first().template
+        policy = FollowUpPolicy.objects.create(
+            code="test-sms-now", name="시험", trigger="ticket_received", action="customer_message",
+            template=template, timing="immediate",
+        )  # fmt: skip
+        fu = FollowUp.objects.create(
+            ticket=spouse_ticket,
+            policy=policy,
+            action="customer_message",
+            due_at=spouse_ticket.received_at,
+            dedupe_key=f"test:{spouse_ticket.pk}",
+        )
+        followups.dispatch_due()
+        fu.refresh_from_db()
+        assert fu.state == FollowUpState.SKIPPED and "위임" in fu.reason
+        assert not Message.objects.filter(channel="sms").exists()
+
+    def test_a_member_contact_needs_no_record(self, make_ticket, operator_actor):
+        ticket = make_ticket(customer_phone=PHONE, consent_basis="existing_member", member_id="M-1")
+        assert services.ticket_reveal_contact(ticket, actor=operator_actor, reason="회신")["customer_phone"]
