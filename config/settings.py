@@ -248,6 +248,9 @@ MESSAGE_RETRY_BASE_SECONDS = env.float("MESSAGE_RETRY_BASE_SECONDS", default=30)
 MESSAGE_RETRY_MAX_SECONDS = env.float("MESSAGE_RETRY_MAX_SECONDS", default=3600)
 OUTBOX_SWEEP_BATCH_SIZE = env.int("OUTBOX_SWEEP_BATCH_SIZE", default=500)
 # A task queued this long ago for a row still pending is taken as lost by the broker.
+# A resolved ticket nobody reopens is closed after this many days (0: never); its retention
+# period runs from closing.
+RESOLVED_AUTO_CLOSE_DAYS = env.int("RESOLVED_AUTO_CLOSE_DAYS", default=7)
 OUTBOX_REQUEUE_AFTER_SECONDS = env.float("OUTBOX_REQUEUE_AFTER_SECONDS", default=300)
 # Webhook deliveries are signed with their subscription's secret (and the previous one during
 # a rotation's grace period); WEBHOOK_SIGNING_SECRET signs anything without a subscription.

@@ -91,7 +91,7 @@ KINDS = [
         "schema": {
             "fields": [
                 _f("company_name", "업체명", "text", True, max_length=100),
-                _f("inquirer_name", "문의자 이름", "text", True, max_length=50),
+                _f("inquirer_name", "문의자 이름", "text", True, max_length=50, personal=True),
                 _f("contact_phone", "연락받을 전화번호", "phone"),
                 _f("contact_email", "연락받을 이메일", "email"),
                 _f("inquiry", "제휴 문의 내용", "textarea", True),

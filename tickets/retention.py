@@ -13,13 +13,14 @@ on a completed ticket, and removes stored files that no live attachment row refe
 
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.db.models import Exists, F, OuterRef, Q
 
 from cstrack import calendar
 from cstrack.actors import Actor
 
 from . import attachments, services
-from .models import FINAL_STATUSES, Attachment, ThirdPartyDelegation, Ticket
+from .models import FINAL_STATUSES, Attachment, Status, ThirdPartyDelegation, Ticket
 
 RETENTION_ACTOR = Actor(label="retention")
 
@@ -73,6 +74,26 @@ def completed_attachment_candidates() -> list[Attachment]:
         .select_related("ticket")
         .order_by("pk")
     )
+
+
+AUTO_CLOSE_ACTOR = Actor(label="auto-close")
+
+
+def close_resolved(now=None) -> int:
+    """Close tickets left `resolved` for RESOLVED_AUTO_CLOSE_DAYS (0: never). Without this a
+    resolved ticket would never start its retention clock, which runs from closing. Each close
+    is an ordinary, audited transition (pending duties cancelled, purge-on-close applied)."""
+    days = int(getattr(settings, "RESOLVED_AUTO_CLOSE_DAYS", 7))
+    if days <= 0:
+        return 0
+    before = calendar.days_ago(now or calendar.now(), days)
+    closed = 0
+    for ticket in Ticket.objects.filter(status=Status.RESOLVED, resolved_at__lte=before).order_by("resolved_at"):
+        services.ticket_transition(
+            ticket, to_status=Status.CLOSED, actor=AUTO_CLOSE_ACTOR, note=f"해결 후 {days}일 동안 재문의 없어 자동 종료"
+        )
+        closed += 1
+    return closed
 
 
 def purge_expired(now=None, limit: int | None = None) -> int:

@@ -20,6 +20,18 @@ from cstrack.errors import DomainValidationError
 
 FIELD_TYPES = {"text", "textarea", "int", "bool", "date", "datetime", "choice", "multichoice", "email", "phone"}
 PII_TYPES = {"email", "phone"}
+
+
+def is_personal(field: dict) -> bool:
+    """Stored encrypted in sensitive_details and purged with the contact: phone and e-mail
+    fields, and any field the schema marks `"personal": true` (a person's name, say)."""
+    return field.get("type") in PII_TYPES or bool(field.get("personal"))
+
+
+def personal_field_names(schema: dict) -> set[str]:
+    return {f["name"] for f in schema.get("fields", []) if is_personal(f)}
+
+
 REFERENCE_FIELDS = {"member_id", "driver_id", "call_id", "vehicle_plate", "parking_lot"}
 REF_LABELS = {
     "member_id": "회원 ID",
@@ -205,7 +217,7 @@ def validate_details(schema: dict, data, refs: dict | None = None) -> tuple[dict
         if required and field.get("must_be_true") and clean is not True:
             errors[f"details.{name}"] = ["안내 절차를 확인한 뒤 체크해 주세요."]
             continue
-        (personal if field["type"] in PII_TYPES else plain)[name] = clean
+        (personal if is_personal(field) else plain)[name] = clean
 
     merged = {**plain, **personal}
     for rule in schema.get("rules", []):

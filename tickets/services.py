@@ -26,7 +26,7 @@ from .models import (
     TicketKindSchema,
     Trigger,
 )
-from .schema import REFERENCE_FIELDS, check_schema, validate_details
+from .schema import REFERENCE_FIELDS, check_schema, personal_field_names, validate_details
 
 REFERENCE_PREFIX = "CS"
 PENALTY_BOARDS = {"koc": "penalty-koc", "gwangju_kmcc": "penalty-gwangju"}
@@ -408,7 +408,7 @@ def _move(ticket: Ticket, to_status: str, actor: Actor, note: str = "") -> Ticke
     _event(ticket, EventType.TRANSITIONED, actor, **{"from": from_status, "to": to_status, "note": note})
     followups.on_status_change(ticket, from_status, to_status, paused_at=paused_at, actor=actor)
     attachments.on_status_change(ticket, to_status, actor)
-    if to_status == Status.CLOSED and ticket.kind.purge_contact_on_close:
+    if to_status in (Status.CLOSED, Status.CANCELLED) and ticket.kind.purge_contact_on_close:
         ticket_purge_contact(ticket, actor=SYSTEM, reason="종료 시 연락처 삭제 (유형 정책)")
     return ticket
 
@@ -600,7 +600,17 @@ def ticket_purge_contact(ticket: Ticket, *, actor: Actor, reason: str) -> Ticket
     ticket = _locked(ticket)
     if ticket.contact_purged_at:
         return ticket
-    purged = [f for f in ("customer_phone", "customer_email") if getattr(ticket, f)] + sorted(ticket.sensitive_details)
+    # Fields stored in plain details under an older schema version, and marked personal since
+    # (the kind's current schema), go too.
+    personal_in_details = sorted(
+        (personal_field_names(ticket.kind.schema) | personal_field_names(ticket.schema_version.schema))
+        & set(ticket.details)
+    )
+    purged = (
+        [f for f in ("customer_phone", "customer_email") if getattr(ticket, f)]
+        + sorted(ticket.sensitive_details)
+        + personal_in_details
+    )
     third_parties = ticket.delegations.exclude(third_party_phone_hash="")
     if third_parties.exists():
         purged.append("third_party_phone")
@@ -621,6 +631,7 @@ def ticket_purge_contact(ticket: Ticket, *, actor: Actor, reason: str) -> Ticket
     ticket.customer_email_masked = ""
     ticket.delegation_caller = ""
     ticket.sensitive_details = {}
+    ticket.details = {k: v for k, v in ticket.details.items() if k not in personal_in_details}
     ticket.contact_purged_at = calendar.now()
     ticket.version += 1
     ticket.save()

@@ -21,7 +21,8 @@ def dispatch_due_followups():
 @shared_task(name="tickets.purge_expired_personal_data", ignore_result=True)
 def purge_expired_personal_data():
     """Run daily by beat."""
-    from .retention import purge_expired
+    from .retention import close_resolved, purge_expired
 
+    closed = close_resolved()
     purged = purge_expired()
-    logger.info("retention purge: %d tickets", purged)
+    logger.info("auto-closed %d resolved tickets; retention purge: %d tickets", closed, purged)

@@ -203,7 +203,35 @@ def test_partnership_contact_is_purged_when_the_ticket_closes(make_ticket, agent
         services.ticket_transition(ticket, to_status=status, actor=actor)
     ticket.refresh_from_db()
     assert ticket.sensitive_details == {} and ticket.contact_purged_at is not None
+    assert "inquirer_name" not in ticket.details and ticket.details["company_name"] == "멍멍호텔"
     assert ticket.events.filter(type=EventType.PURGED).exists()
+
+
+@pytest.mark.django_db
+def test_a_name_stored_in_plain_details_under_an_old_schema_version_is_purged(make_ticket, agent):
+    """Tickets stored before the name was marked personal keep it in plain details; the purge
+    still removes it, because the kind's current schema says it is personal."""
+    from tickets.models import Ticket, TicketKindSchema
+
+    ticket = make_ticket(
+        "pet-partnership-inquiry",
+        details={"company_name": "멍멍호텔", "inquirer_name": "한제휴", "contact_email": "p@mung.example",
+                 "inquiry": "제휴 제안"},
+        consent_basis="newly_collected",
+    )  # fmt: skip
+    assert ticket.sensitive_details["inquirer_name"] == "한제휴" and "inquirer_name" not in ticket.details
+    current = TicketKindSchema.objects.filter(kind=ticket.kind).order_by("-version").first()
+    unmarked = [{k: v for k, v in f.items() if k != "personal"} for f in current.schema["fields"]]
+    old = TicketKindSchema.objects.create(
+        kind=ticket.kind, version=current.version + 1, schema={**current.schema, "fields": unmarked}
+    )  # stands in for a version stored before the field was marked
+    Ticket.objects.filter(pk=ticket.pk).update(
+        schema_version=old, details={**ticket.details, "inquirer_name": "한제휴"}
+    )
+    services.ticket_purge_contact(Ticket.objects.get(pk=ticket.pk), actor=Actor.for_user(agent), reason="요청")
+    purged = Ticket.objects.get(pk=ticket.pk)
+    assert "inquirer_name" not in purged.details
+    assert "inquirer_name" in purged.events.get(type=EventType.PURGED).data["fields"]
 
 
 @pytest.mark.django_db
@@ -283,3 +311,74 @@ def test_admin_shows_tickets_and_follow_ups_but_cannot_change_them(admin_client,
     assert admin_client.post(f"/admin/tickets/ticket/{ticket.pk}/change/", {"assignee": ""}).status_code == 403
     assert admin_client.post(f"/admin/tickets/followup/{followup.pk}/change/", {"reason": "x"}).status_code == 403
     assert admin_client.post(f"/admin/tickets/ticket/{ticket.pk}/delete/", {"post": "yes"}).status_code == 403
+
+
+@pytest.mark.django_db
+def test_resolved_tickets_close_after_the_quiet_period_and_start_their_retention(make_ticket, agent, settings):
+    settings.RESOLVED_AUTO_CLOSE_DAYS = 7
+    actor = Actor.for_user(agent)
+    start = datetime(2026, 3, 2, 10, 0, tzinfo=calendar.KST)
+    with time_machine.travel(start, tick=False):
+        ticket = make_ticket(
+            "pet-cs-inquiry",
+            details={"issue_type": "payment", "description": "이중 결제"},
+            customer_phone="010-2222-3333",
+            consent_basis="newly_collected",
+        )
+        for status in (Status.IN_PROGRESS, Status.RESOLVED):
+            ticket = services.ticket_transition(ticket, to_status=status, actor=actor)
+    with time_machine.travel(calendar.after_seconds(start, 7 * 86400 - 60), tick=False):
+        assert retention.close_resolved() == 0
+    closed_at = calendar.after_seconds(start, 7 * 86400)
+    with time_machine.travel(closed_at, tick=False):
+        assert retention.close_resolved() == 1
+        assert retention.close_resolved() == 0
+    ticket.refresh_from_db()
+    assert (ticket.status, ticket.closed_at) == (Status.CLOSED, closed_at)
+    event = ticket.events.filter(type=EventType.TRANSITIONED).order_by("-id").first()
+    assert event.actor_label == "auto-close" and event.data["to"] == Status.CLOSED
+    # Its retention period now runs from that close.
+    later = calendar.after_seconds(closed_at, (ticket.kind.retention_days + 1) * 86400)
+    with time_machine.travel(later, tick=False):
+        assert [c.reference for c in retention.purge_candidates()] == [ticket.reference]
+
+
+@pytest.mark.django_db
+def test_auto_close_can_be_switched_off(make_ticket, agent, settings):
+    settings.RESOLVED_AUTO_CLOSE_DAYS = 0
+    ticket = make_ticket("pet-cs-inquiry", details={"issue_type": "payment", "description": "문의"})
+    for status in (Status.IN_PROGRESS, Status.RESOLVED):
+        ticket = services.ticket_transition(ticket, to_status=status, actor=Actor.for_user(agent))
+    with time_machine.travel(calendar.after_seconds(calendar.now(), 400 * 86400), tick=False):
+        assert retention.close_resolved() == 0
+
+
+@pytest.mark.django_db
+def test_a_cancelled_partnership_inquiry_loses_its_contact_too(make_ticket, agent):
+    ticket = make_ticket(
+        "pet-partnership-inquiry",
+        details={"company_name": "멍멍호텔", "inquirer_name": "한제휴", "contact_email": "p@mung.example",
+                 "inquiry": "제휴 제안"},
+        consent_basis="newly_collected",
+    )  # fmt: skip
+    services.ticket_transition(ticket, to_status=Status.CANCELLED, actor=Actor.for_user(agent))
+    ticket.refresh_from_db()
+    assert ticket.sensitive_details == {} and ticket.contact_purged_at is not None
+
+
+@pytest.mark.django_db
+def test_ride_records_keep_personal_data_one_year_after_closing(make_ticket, agent):
+    closed = datetime(2026, 3, 2, 10, 0, tzinfo=calendar.KST)
+    with time_machine.travel(closed, tick=False):
+        ticket = make_ticket(
+            "pet-record-issuance",
+            details={"requester_role": "passenger", "record_type": "usage_record", "period_start": "2026-02-01",
+                     "period_end": "2026-02-10", "reason": "경찰서 제출", "email": "rider@example.com"},
+            member_id="M-1",
+            consent_basis="newly_collected",
+        )  # fmt: skip
+        services.ticket_transition(ticket, to_status=Status.CANCELLED, actor=Actor.for_user(agent))
+    with time_machine.travel(calendar.after_seconds(closed, 364 * 86400), tick=False):
+        assert retention.purge_candidates() == []
+    with time_machine.travel(calendar.after_seconds(closed, 366 * 86400), tick=False):
+        assert [(c.reference, c.retention_days) for c in retention.purge_candidates()] == [(ticket.reference, 365)]

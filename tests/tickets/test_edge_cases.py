@@ -96,4 +96,7 @@ def test_partnership_contact_purged_on_close(create, actor):
         ticket = services.ticket_transition(ticket, to_status=status, actor=actor)
     stored = Ticket.objects.get(pk=ticket.pk)
     assert stored.sensitive_details == {} and stored.contact_purged_at is not None
-    assert TicketEvent.objects.get(ticket=ticket, type=EventType.PURGED).data["fields"] == ["contact_phone"]
+    assert TicketEvent.objects.get(ticket=ticket, type=EventType.PURGED).data["fields"] == [
+        "contact_phone",
+        "inquirer_name",
+    ]

@@ -196,7 +196,10 @@ def test_at_least_one(create):
     assert "연락받을 이메일" in errors["details.contact_phone"][0]
     only_email = {**details, "contact_email": "partner@example.com"}
     ticket = create(kind, details=only_email)
-    assert ticket.sensitive_details == {"contact_email": "partner@example.com"}
+    assert ticket.sensitive_details == {
+        "contact_email": "partner@example.com",
+        "inquirer_name": details["inquirer_name"],
+    }
 
 
 def test_several_bad_fields_are_reported_together(create):

@@ -5,7 +5,7 @@ Served with each kind (`GET /api/v1/kinds/`) and as OpenAPI examples on `POST /a
 
 from drf_spectacular.utils import OpenApiExample
 
-from tickets.schema import PII_TYPES
+from tickets.schema import personal_field_names
 
 SAMPLE_TEXT = {"text": "예시 입력", "textarea": "고객 요청 내용을 여기에 적습니다."}
 SAMPLE_REFS = {
@@ -67,7 +67,7 @@ def example_request(kind_code: str, schema: dict) -> dict:
     body = {"kind": kind_code, "details": details, "channel": "phone", "call_id": SAMPLE_REFS["call_id"]}
     for ref in schema.get("required_refs", []):
         body[ref] = SAMPLE_REFS[ref]
-    personal = any(f["type"] in PII_TYPES and f["name"] in details for f in schema.get("fields", []))
+    personal = bool(personal_field_names(schema) & set(details))
     body["customer_phone"] = "010-1234-5678"
     if personal or body.get("customer_phone"):
         body["consent_basis"] = "newly_collected"
