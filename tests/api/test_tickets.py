@@ -358,3 +358,31 @@ def test_inputs_the_database_cannot_store_are_400(api):
     assert api.get("/api/v1/tickets/?created_after=0381-12-20T23:18:44-21:40").status_code == 200  # odd but valid
     assert_problem(api.get("/api/v1/tickets/?due_before=0001-01-01T00:00:00%2B13:00"), 400)
     assert api.get("/api/v1/tickets/?created_after=2026-11-20T23:18:44-11:00").status_code == 200
+
+
+def test_season_pass_rules_in_the_detail_and_the_coupon_action(api, make_ticket):
+    details = {
+        "pass_link": "linked", "cause": "operator_missing", "occurred_on": "2026-11-18",
+        "exit_handling": "call_button", "onsite_payment": False,
+        "pass_paid_amount": 100000, "pass_usable_days": 30, "pass_used_days": 12,
+    }  # fmt: skip
+    refs = {"vehicle_plate": "12가3456", "parking_lot": "판교역 공영주차장", "member_id": "M-77"}
+    first = make_ticket("parking-season-pass-registration", details=dict(details), **refs)
+    second = make_ticket("parking-season-pass-registration", details=dict(details), **refs)
+    body = api.get(f"/api/v1/tickets/{first.reference}/").json()
+    assert body["season_pass"]["coupon"]["eligible"] is False and body["season_pass"]["refund_krw"] > 0
+    assert_problem(
+        api.post(f"/api/v1/tickets/{first.reference}/coupon/", {}, format="json"), 409, "coupon_not_eligible"
+    )
+    body = api.get(f"/api/v1/tickets/{second.reference}/").json()
+    assert body["season_pass"]["coupon"] == {
+        "eligible": True, "reason": body["season_pass"]["coupon"]["reason"], "occurrences_this_month": 2,
+        "amount_krw": 3000,
+    }  # fmt: skip
+    granted = api.post(f"/api/v1/tickets/{second.reference}/coupon/", {}, format="json")
+    assert granted.status_code == 200 and granted.json()["compensation_krw"] == 3000
+    assert_problem(
+        api.post(f"/api/v1/tickets/{second.reference}/coupon/", {}, format="json"), 409, "coupon_not_eligible"
+    )
+    penalty = make_ticket()
+    assert api.get(f"/api/v1/tickets/{penalty.reference}/").json()["season_pass"] is None

@@ -358,3 +358,38 @@ def test_dead_letter_retry(login, supervisor, dead_messages):
     assert "다시 발송 대기열" in response.content.decode()
     response = client.post(f"/supervisor/messages/{message.pk}/retry/", follow=True)
     assert "발송 실패(보류) 상태의 메시지만" in response.content.decode()
+
+
+SEASON_PASS = {
+    "pass_link": "linked",
+    "cause": "operator_missing",
+    "occurred_on": "2026-11-18",
+    "exit_handling": "call_button",
+    "onsite_payment": True,
+    "onsite_payment_amount": 5000,
+    "pass_paid_amount": 100000,
+    "pass_usable_days": 30,
+    "pass_used_days": 12,
+}
+
+
+def test_season_pass_rules_are_shown_and_the_coupon_granted_once(login, operator, make_ticket):
+    refs = {"vehicle_plate": "12가3456", "parking_lot": "판교역 공영주차장", "member_id": "M-77"}
+    first = make_ticket("parking-season-pass-registration", details=dict(SEASON_PASS), **refs)
+    second = make_ticket("parking-season-pass-registration", details=dict(SEASON_PASS), **refs)
+    client = login(operator)
+    html = client.get(f"/tickets/{first.reference}/").content.decode()
+    assert "정기권 보상 기준" in html and "2회차부터 쿠폰 대상" in html and "쿠폰 지급 기록" not in html
+    html = client.get(f"/tickets/{second.reference}/").content.decode()
+    assert "3,000원 쿠폰 대상" in html and "3,000원 쿠폰 지급 기록" in html
+    from tickets import selectors
+
+    assert f"{selectors.season_pass_refund(second):,}원" in html
+    response = client.post(f"/tickets/{second.reference}/coupon/")
+    assert response.status_code == 302
+    assert Ticket.objects.get(pk=second.pk).compensation_krw == 3000
+    html = client.get(f"/tickets/{second.reference}/").content.decode()
+    assert "3,000원 지급함" in html and "쿠폰 지급 기록" not in html
+    # A second grant is refused, next to the panel.
+    again = client.post(f"/tickets/{second.reference}/coupon/")
+    assert again.status_code == 409 and "이미 쿠폰" in again.content.decode()

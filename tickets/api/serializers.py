@@ -12,7 +12,7 @@ from rest_framework import serializers
 
 from cstrack import pii
 from notifications.models import Message
-from tickets import workflow
+from tickets import selectors, workflow
 from tickets.models import (
     Attachment,
     Channel,
@@ -170,14 +170,40 @@ class ReContactSerializer(serializers.ModelSerializer):
         return recontact_promise_text(recontact)
 
 
+class CouponStatusSerializer(serializers.Serializer):
+    eligible = serializers.BooleanField()
+    reason = serializers.CharField()
+    occurrences_this_month = serializers.IntegerField()
+    amount_krw = serializers.IntegerField()
+
+
+class SeasonPassSerializer(serializers.Serializer):
+    coupon = CouponStatusSerializer(help_text="Coupon eligibility this month (seed 002).")
+    refund_krw = serializers.IntegerField(allow_null=True, help_text="Refund, when the pass figures are recorded.")
+
+
 class TicketDetailSerializer(TicketSerializer):
     followups = FollowUpSerializer(many=True, read_only=True)
     events = TicketEventSerializer(many=True, read_only=True)
     recontacts = ReContactSerializer(many=True, read_only=True)
+    season_pass = serializers.SerializerMethodField(
+        help_text="Parking season-pass rules worked out for this ticket; null for other kinds."
+    )
 
     class Meta(TicketSerializer.Meta):
-        fields = [*TicketSerializer.Meta.fields, "followups", "events", "recontacts"]
+        fields = [*TicketSerializer.Meta.fields, "followups", "events", "recontacts", "season_pass"]
         read_only_fields = fields
+
+    @extend_schema_field(SeasonPassSerializer(allow_null=True))
+    def get_season_pass(self, ticket):
+        if ticket.kind.code != selectors.SEASON_PASS_KIND:
+            return None
+        return SeasonPassSerializer(
+            {
+                "coupon": selectors.season_pass_coupon_status(ticket),
+                "refund_krw": selectors.season_pass_refund(ticket),
+            }
+        ).data
 
 
 class KindSerializer(serializers.ModelSerializer):

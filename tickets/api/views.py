@@ -79,6 +79,7 @@ class TicketViewSet(mixins.ListModelMixin, ApiViewSet):
         "transitions": "tickets.change_ticket",
         "outcome": "tickets.record_outcome",
         "manager_confirmation": "tickets.record_outcome",
+        "coupon": "tickets.record_outcome",
         "recontacts": "tickets.add_recontact",
         "assignment": "tickets.change_ticket",
         "consent": "tickets.change_ticket",
@@ -188,6 +189,17 @@ class TicketViewSet(mixins.ListModelMixin, ApiViewSet):
     def manager_confirmation(self, request, reference=None):
         data = _valid(s.ManagerConfirmationSerializer, request)
         ticket = services.ticket_confirm_manager(self.get_ticket(), actor=actor_for(request.user), **data)
+        return self._respond(ticket)
+
+    @extend_schema(
+        summary="Grant the season-pass coupon (refused with 409 coupon_not_eligible if the rules say no)",
+        tags=["ticket actions"],
+        request=inline_serializer("CouponRequest", fields={}),
+        responses=TICKET_ACTION_RESPONSES,
+    )
+    @action(detail=True, methods=["post"])
+    def coupon(self, request, reference=None):
+        ticket = services.ticket_grant_coupon(self.get_ticket(), actor=actor_for(request.user))
         return self._respond(ticket)
 
     @extend_schema(

@@ -251,6 +251,7 @@ def _ticket_page(request, ticket, *, errors=None, revealed=None, status=200, for
         "here": request.path,
     }
     context.update(_penalty_panel(ticket, caps))
+    context.update(_season_pass_panel(ticket))
     response = page(request, "console/tickets/detail.html", context, status=status)
     if revealed is not None:
         response["Cache-Control"] = "no-store"
@@ -265,6 +266,19 @@ def _penalty_panel(ticket, caps):
         t.received_label = present.when(t.received_at)
         t.outcome_text = t.kind.outcome_label(t.outcome)
     return {"penalty_history": history, "penalty_counts": selectors.driver_penalty_counts(ticket.driver_id)}
+
+
+def _season_pass_panel(ticket):
+    """The parking rules for this ticket, worked out (seed 002): coupon eligibility this month
+    and, where the pass figures are recorded, the refund."""
+    if ticket.kind.code != selectors.SEASON_PASS_KIND:
+        return {"season_pass": None}
+    return {
+        "season_pass": {
+            "coupon": selectors.season_pass_coupon_status(ticket),
+            "refund_krw": selectors.season_pass_refund(ticket),
+        }
+    }
 
 
 @requires("view_tickets")
@@ -298,6 +312,11 @@ def _do_confirm(request, ticket, actor):
     messages.success(request, _("관리자 컨펌을 기록했습니다."))
 
 
+def _do_coupon(request, ticket, actor):
+    services.ticket_grant_coupon(ticket, actor=actor)
+    messages.success(request, _("주차 쿠폰 지급을 기록했습니다."))
+
+
 def _do_consent(request, ticket, actor):
     services.ticket_record_consent(
         ticket,
@@ -322,6 +341,7 @@ TICKET_ACTIONS = {
     "recontact": ("log_recontact", _do_recontact),
     "outcome": ("record_outcome", _do_outcome),
     "confirm": ("record_outcome", _do_confirm),
+    "coupon": ("record_outcome", _do_coupon),
     "consent": ("change_ticket", _do_consent),
     "transition": ("change_ticket", _do_transition),
 }
