@@ -214,6 +214,18 @@ def end_of_nth_business_day(received_at: datetime, n: int) -> datetime:
     return end_of_business_day(nth_business_day_after(kst_date(received_at), n))
 
 
+def add_business_days(dt: datetime, n: int) -> datetime:
+    """`n` business days after `dt`, at the same time of day ("call back within 2 business
+    days" of a call at 14:00 → 14:00 on business day 2). A `dt` outside business hours counts
+    from the next opening; n = 0 gives that moment."""
+    if n < 0:
+        raise ValueError(f"n must be >= 0, got {n}")
+    start = next_business_moment(dt)
+    if n == 0:
+        return start
+    return _at(nth_business_day_after(start.date(), n), start.time())
+
+
 def next_business_moment(dt: datetime) -> datetime:
     """`dt` itself if it is business time, else the next opening (KST)."""
     if is_business_time(dt):

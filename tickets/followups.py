@@ -61,6 +61,8 @@ def due_time(policy: FollowUpPolicy, anchor):
         return calendar.after_seconds(anchor, n)
     if policy.timing == Timing.D_PLUS:
         return calendar.d_plus(anchor, n, policy.timing_time)
+    if policy.timing == Timing.BUSINESS_DAYS:
+        return calendar.add_business_days(anchor, n)
     if policy.timing == Timing.START_OF_BUSINESS_DAY:
         return calendar.start_of_nth_business_day(anchor, max(n, 1))
     if policy.timing == Timing.END_OF_BUSINESS_DAY:
@@ -435,6 +437,9 @@ def _staff_recipients(fu: FollowUp, ticket: Ticket) -> list[tuple[str, str]]:
     recipients = []
     if fu.action == Action.REMIND_OWNER and ticket.assignee and ticket.assignee.email:
         recipients.append(("email", ticket.assignee.email))
+    elif fu.action == Action.ESCALATE and board.escalation_email:
+        # The next level above the board's supervisor; without one it stays with the supervisor.
+        recipients.append(("email", board.escalation_email))
     elif board.supervisor_email:
         recipients.append(("email", board.supervisor_email))
     if board.chat_webhook_url:

@@ -72,6 +72,11 @@ class Board(models.Model):
     name = models.CharField(_("이름"), max_length=100)
     team = models.CharField(_("담당 팀"), max_length=100, blank=True)
     supervisor_email = models.EmailField(_("관리자 이메일"), blank=True)
+    escalation_email = models.EmailField(
+        _("상위 단계 이메일"),
+        blank=True,
+        help_text=_("'상위 단계 에스컬레이션' 조치가 가는 곳 (예: 센터장). 비우면 관리자 이메일로 보냅니다."),
+    )
     chat_webhook_url = models.URLField(_("채팅 웹훅 URL"), blank=True)
     members = models.ManyToManyField(
         settings.AUTH_USER_MODEL, blank=True, related_name="boards", verbose_name=_("구성원")
@@ -352,6 +357,7 @@ class Timing(models.TextChoices):
     IMMEDIATE = "immediate", _("즉시")
     OFFSET_SECONDS = "offset_seconds", _("N초 후 (시연/시험용)")
     D_PLUS = "d_plus", _("D+N일 지정 시각")
+    BUSINESS_DAYS = "business_days", _("N영업일 후 같은 시각")
     START_OF_BUSINESS_DAY = "start_of_business_day", _("N번째 영업일 시작")
     END_OF_BUSINESS_DAY = "end_of_business_day", _("N번째 영업일 종료")
     NEXT_BUSINESS_MOMENT = "next_business_moment", _("다음 영업 시간")

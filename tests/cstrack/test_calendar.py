@@ -340,3 +340,27 @@ def test_next_business_moment_is_business_time(dt):
     assert cal.is_business_time(moment)
     assert moment >= dt
     assert (moment == dt) is cal.is_business_time(dt)
+
+
+@pytest.mark.parametrize(
+    ("dt", "n", "expected"),
+    [
+        (kst(2027, 2, 5, 10, 0), 1, kst(2027, 2, 10, 10, 0)),  # Fri before Seollal (+ substitute day)
+        (kst(2026, 9, 23, 14, 0), 1, kst(2026, 9, 28, 14, 0)),  # eve of Chuseok 2026
+        (kst(2026, 11, 20, 17, 0), 2, kst(2026, 11, 24, 17, 0)),  # Fri 17:00 → Tue 17:00
+        (kst(2026, 11, 20, 19, 0), 1, kst(2026, 11, 24, 9, 0)),  # after hours: counts from Mon 09:00
+        (kst(2026, 11, 22, 11, 0), 0, kst(2026, 11, 23, 9, 0)),  # Sunday, n=0: next opening
+    ],
+)
+def test_add_business_days(dt, n, expected):
+    assert cal.add_business_days(dt, n) == expected
+
+
+@PROPERTY
+@given(aware, st.integers(min_value=1, max_value=20))
+def test_add_business_days_lands_in_business_time_n_business_days_on(dt, n):
+    due = cal.add_business_days(dt, n)
+    start = cal.next_business_moment(dt)
+    assert cal.is_business_time(due) and due > dt
+    assert cal.to_kst(due).time() == cal.to_kst(start).time()
+    assert cal.kst_date(due) == cal.nth_business_day_after(cal.kst_date(start), n)

@@ -567,3 +567,29 @@ def test_a_policy_that_cannot_be_carried_out_is_refused_on_save(changes, field):
     with pytest.raises(ValidationError) as exc:
         policy.full_clean()
     assert field in exc.value.message_dict
+
+
+@pytest.mark.parametrize(("escalation_email", "expected"), [("head@staff.example", "head@staff.example"), ("", None)])
+def test_escalation_goes_to_the_level_above_the_supervisor(penalty, escalation_email, expected):
+    from notifications.models import Message as Msg
+
+    Board.objects.filter(pk=penalty.board_id).update(escalation_email=escalation_email)
+    alert = fu(penalty, Action.ALERT_SUPERVISOR)
+    escalation = FollowUp.objects.create(
+        ticket=penalty,
+        policy=alert.policy,
+        action=Action.ESCALATE,
+        due_at=kst(2026, 11, 20, 10, 0),
+        dedupe_key=f"test-escalate:{penalty.pk}",
+    )
+    with at(2026, 11, 20, 10, 0):
+        followups.dispatch_due()
+    message = Msg.objects.get(idempotency_key=f"followup:{escalation.pk}:email")
+    assert message.recipient == (expected or SUPERVISOR_EMAIL)
+
+
+def test_business_days_timing_keeps_the_time_of_day():
+    from tickets.models import FollowUpPolicy
+
+    policy = FollowUpPolicy(timing="business_days", timing_n=2)
+    assert followups.due_time(policy, kst(2026, 11, 20, 14, 30)) == kst(2026, 11, 24, 14, 30)
