@@ -320,16 +320,25 @@ def month_day_label(d: date | str) -> str:
     return f"{d.month}월 {d.day}일"
 
 
+# Age buckets for supervisor queues: label -> upper bound in hours (the last has none).
+AGE_BUCKET_HOURS = {"<1d": 24, "1-3d": 72, "3-7d": 168, ">7d": None}
+AGE_BUCKETS = tuple(AGE_BUCKET_HOURS)
+
+
 def age_bucket(since: datetime, moment: datetime) -> str:
-    """Age buckets for supervisor queues."""
     hours = elapsed(since, moment).total_seconds() / 3600
-    if hours < 24:
-        return "<1d"
-    if hours < 72:
-        return "1-3d"
-    if hours < 168:
-        return "3-7d"
-    return ">7d"
+    for label, upper in AGE_BUCKET_HOURS.items():
+        if upper is None or hours < upper:
+            return label
+    raise AssertionError("unreachable: the last bucket is open-ended")
 
 
-AGE_BUCKETS = ("<1d", "1-3d", "3-7d", ">7d")
+def age_bucket_bounds(moment: datetime) -> dict[str, tuple[datetime | None, datetime | None]]:
+    """For counting in the database: label -> (oldest, newest) start time, as of `moment`, of
+    what falls in that bucket (oldest exclusive, newest inclusive; None = unbounded)."""
+    bounds, newest = {}, None
+    for label, upper in AGE_BUCKET_HOURS.items():
+        oldest = after_seconds(moment, -upper * 3600) if upper is not None else None
+        bounds[label] = (oldest, newest)
+        newest = oldest
+    return bounds

@@ -12,6 +12,7 @@ from . import parking
 from .models import OPEN_STATUSES, PENDING_FOLLOWUP_STATES, Action, FollowUp, Ticket
 
 PENALTY_KIND = "driver-penalty-request"
+UNASSIGNED = "(미배정)"
 SEASON_PASS_KIND = "parking-season-pass-registration"  # noqa: S105 - a kind code
 
 
@@ -119,26 +120,29 @@ def overdue_summary(queryset, now=None) -> dict:
     now = now or calendar.now()
     base = queryset.order_by()
     since = Coalesce("oldest_due", "received_at")
-    edges = {"<1d": 24, "1-3d": 72, "3-7d": 168}
-    buckets, lower = {}, None
-    for label, hours in edges.items():
-        upper = calendar.after_seconds(now, -hours * 3600)
-        cond = Q(age_from__gt=upper) if lower is None else Q(age_from__gt=upper, age_from__lte=lower)
+    buckets = {}
+    for label, (oldest, newest) in calendar.age_bucket_bounds(now).items():
+        cond = Q()
+        if oldest is not None:
+            cond &= Q(age_from__gt=oldest)
+        if newest is not None:
+            cond &= Q(age_from__lte=newest)
         buckets[label] = Count("id", filter=cond)
-        lower = upper
-    buckets[">7d"] = Count("id", filter=Q(age_from__lte=lower))
     totals = base.annotate(age_from=since).aggregate(
         total=Count("id"), breached=Count("id", filter=Q(breached_at__isnull=False)), **buckets
     )
-    by_kind, by_board = {}, {}
-    for row in base.values("kind__name", "board__name").annotate(n=Count("id")).order_by():
+    by_kind, by_board, by_assignee = {}, {}, {}
+    for row in base.values("kind__name", "board__name", "assignee__username").annotate(n=Count("id")).order_by():
         by_kind[row["kind__name"]] = by_kind.get(row["kind__name"], 0) + row["n"]
         by_board[row["board__name"]] = by_board.get(row["board__name"], 0) + row["n"]
+        who = row["assignee__username"] or UNASSIGNED
+        by_assignee[who] = by_assignee.get(who, 0) + row["n"]
     return {
         "total": totals["total"],
         "breached": totals["breached"],
         "by_kind": by_kind,
         "by_board": by_board,
+        "by_assignee": by_assignee,
         "by_age": {bucket: totals[bucket] for bucket in calendar.AGE_BUCKETS},
     }
 

@@ -120,6 +120,7 @@ def test_overdue_queue_with_counts(api, make_ticket):
     summary = body["summary"]
     assert summary["total"] == 1 and summary["breached"] == 1
     assert summary["by_kind"] == {"대리 기사 페널티 요청": 1}
+    assert summary["by_assignee"] == {late.assignee.username if late.assignee else "(미배정)": 1}
     assert sum(summary["by_age"].values()) == 1 and summary["by_age"][">7d"] == 1
     assert api.get("/api/v1/queues/overdue/?kind=pet-cs-inquiry").json()["summary"]["total"] == 0
 

@@ -333,6 +333,8 @@ def test_supervisor_queue_filters_and_buckets(login, supervisor, agent, overdue_
     html = client.get("/supervisor/").content.decode()
     assert late.reference in html and fresh.reference not in html
     assert "1~3일" in html
+    by_assignee = html.split("담당자별", 1)[1]
+    assert f"{late.assignee.username if late.assignee else '(미배정)'} <strong>1</strong>" in by_assignee
     assert late.reference not in client.get("/supervisor/?kind=pet-cs-inquiry").content.decode()
     assert late.reference in client.get(f"/supervisor/?agent={agent.pk}").content.decode()
     assert late.reference not in client.get("/supervisor/?breached=1").content.decode()

@@ -1,12 +1,13 @@
 """Repeat contacts and penalty history."""
 
 import pytest
+from django.db.models import DateTimeField, Value
 
 from tickets import services
 from tickets.models import Status
 from tickets.selectors import driver_penalty_counts, driver_penalty_history, open_tickets_matching
 
-from .conftest import at
+from .conftest import at, kst
 
 pytestmark = pytest.mark.django_db
 
@@ -76,3 +77,23 @@ def test_driver_penalty_counts_over_30_and_90_days(make_ticket, create):
         history = list(driver_penalty_history("DRV-7", limit=3))
     assert [t.received_at for t in history] == sorted((t.received_at for t in history), reverse=True)
     assert len(history) == 3
+
+
+def test_summary_age_buckets_agree_with_the_calendar(make_ticket):
+    """The database buckets (summary) and calendar.age_bucket (ticket rows) use one definition."""
+    from datetime import timedelta
+
+    from cstrack import calendar
+    from tickets.models import Ticket
+    from tickets.selectors import overdue_summary
+
+    now = kst(2026, 11, 23, 12, 0)
+    ages = [timedelta(hours=h) for h in (1, 23.9, 24, 50, 72, 100, 168, 400)]
+    for age in ages:
+        ticket = make_ticket()
+        Ticket.objects.filter(pk=ticket.pk).update(received_at=now - age, breached_at=now)
+    qs = Ticket.objects.filter(breached_at=now).annotate(oldest_due=Value(None, output_field=DateTimeField()))
+    expected = {label: 0 for label in calendar.AGE_BUCKETS}
+    for age in ages:
+        expected[calendar.age_bucket(now - age, now)] += 1
+    assert overdue_summary(qs, now)["by_age"] == expected == {"<1d": 2, "1-3d": 2, "3-7d": 2, ">7d": 2}

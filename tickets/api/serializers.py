@@ -298,6 +298,9 @@ class OverdueSummarySerializer(serializers.Serializer):
     breached = serializers.IntegerField()
     by_kind = serializers.DictField(child=serializers.IntegerField())
     by_board = serializers.DictField(child=serializers.IntegerField())
+    by_assignee = serializers.DictField(
+        child=serializers.IntegerField(), help_text='By assignee username; unassigned as "(미배정)".'
+    )
     by_age = serializers.DictField(child=serializers.IntegerField())
 
 
