@@ -13,10 +13,8 @@ import time
 import uuid
 
 from django.conf import settings
-from django.db.models import Count, Min
 from django.http import HttpResponse, HttpResponseForbidden
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Histogram, generate_latest
-from prometheus_client.core import GaugeMetricFamily
 
 request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="")
 
@@ -61,63 +59,25 @@ class ContextFilter(logging.Filter):
         return True
 
 
-class WorkCollector:
-    """Reads the backlog figures from the database on each scrape."""
-
-    def collect(self):
-        from notifications.models import Message
-        from tickets.followups import due_queryset
-        from tickets.models import OPEN_STATUSES, Ticket
-
-        from . import calendar
-
-        now = calendar.now()
-        due = due_queryset(now).aggregate(n=Count("id"), oldest=Min("due_at"))
-        yield GaugeMetricFamily("cstrack_followups_due", "Follow-ups due and not yet carried out", value=due["n"])
-        age = calendar.elapsed(due["oldest"], now).total_seconds() if due["oldest"] else 0
-        yield GaugeMetricFamily(
-            "cstrack_followups_oldest_due_age_seconds", "Age of the oldest due follow-up", value=age
-        )
-
-        messages = GaugeMetricFamily(
-            "cstrack_messages", "Outbox messages by state and provider", labels=["state", "provider"]
-        )
-        for row in Message.objects.values("state", "provider").annotate(n=Count("id")):
-            messages.add_metric([row["state"], row["provider"] or "-"], row["n"])
-        yield messages
-        unsent = Message.objects.filter(state__in=["pending", "retry"], next_attempt_at__lte=now).aggregate(
-            oldest=Min("next_attempt_at")
-        )
-        yield GaugeMetricFamily(
-            "cstrack_messages_oldest_unsent_age_seconds",
-            "Age of the oldest message due and not sent",
-            value=calendar.elapsed(unsent["oldest"], now).total_seconds() if unsent["oldest"] else 0,
-        )
-        breaches = GaugeMetricFamily(
-            "cstrack_open_breached_tickets", "Open tickets past a promise, by board", labels=["board"]
-        )
-        for row in (
-            Ticket.objects.filter(status__in=OPEN_STATUSES, breached_at__isnull=False)
-            .values("board__code")
-            .annotate(n=Count("id"))
-        ):
-            breaches.add_metric([row["board__code"]], row["n"])
-        yield breaches
+# Figures about the work (backlogs, breaches) come from the apps that own the data: each
+# registers a collector here at start-up (tickets does in its AppConfig.ready), so cstrack never
+# imports them (imports go one way: tickets -> notifications -> cstrack).
+WORK_REGISTRY = CollectorRegistry()
+_registered: set[str] = set()
 
 
-_registry = None
+def register_work_collector(name: str, collector) -> None:
+    """Idempotent by name (ready() may run more than once in tests)."""
+    if name not in _registered:
+        WORK_REGISTRY.register(collector)
+        _registered.add(name)
 
 
 def _metrics_registry():
-    global _registry
-    if _registry is None:
-        from prometheus_client import REGISTRY
+    from prometheus_client import REGISTRY
 
-        registry = CollectorRegistry()
-        registry.register(WorkCollector())
-        # The default registry carries the latency histogram and process metrics.
-        _registry = (registry, REGISTRY)
-    return _registry
+    # The default registry carries the latency histogram and process metrics.
+    return (WORK_REGISTRY, REGISTRY)
 
 
 def metrics_view(request):

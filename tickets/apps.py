@@ -9,3 +9,9 @@ class TicketsConfig(AppConfig):
         from .api.signals import connect
 
         connect()  # every audit event is offered to webhook subscriptions
+
+        from cstrack.observability import register_work_collector
+
+        from .metrics import WorkCollector
+
+        register_work_collector("tickets", WorkCollector())
