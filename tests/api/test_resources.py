@@ -51,6 +51,10 @@ def test_followups_list_reschedule_cancel(client_for, make_ticket):
     assert_problem(
         supervisor_tool.post(url, {"due_at": "2030-01-02T10:00:00+09:00"}, format="json"), 400, field="reason"
     )
+    for impossible in ("2030-13-45T10:00:00+09:00", "0000-0-0T0:0+09:00"):  # well formed, not a date
+        assert_problem(
+            supervisor_tool.post(url, {"due_at": impossible, "reason": "x"}, format="json"), 400, field="due_at"
+        )
     response = supervisor_tool.post(url, {"due_at": "2030-01-02T10:00:00+09:00", "reason": "고객 요청"}, format="json")
     assert response.status_code == 200, response.json()
     assert response.json()["due_at"] == "2030-01-02T10:00:00+09:00"

@@ -259,6 +259,14 @@ def test_outcome_next_must_be_local(login, operator, make_ticket):
     assert response["Location"] == f"/tickets/{ticket.reference}/"
 
 
+@pytest.mark.parametrize("target", ["0", "supervisor", "//evil.example/x", "javascript:alert(1)"])
+def test_a_next_that_is_not_a_local_path_falls_back(login, agent, make_ticket, target):
+    """Found by fuzzing: next=0 made redirect() look up a view named "0" (a 500)."""
+    ticket = make_ticket()
+    response = login(agent).post(f"/tickets/{ticket.reference}/recontact/", {"note": "재문의", "next": target})
+    assert response.status_code == 302 and response["Location"] == f"/tickets/{ticket.reference}/"
+
+
 def test_conflict_is_shown(login, operator, make_ticket):
     ticket = make_ticket()
     client = login(operator)

@@ -39,7 +39,10 @@ class AwareDateTimeField(serializers.DateTimeField):
     """ISO 8601 with an explicit offset; naive values are refused rather than guessed."""
 
     def to_internal_value(self, value):
-        parsed = parse_datetime(value) if isinstance(value, str) else None
+        try:
+            parsed = parse_datetime(value) if isinstance(value, str) else None
+        except ValueError:  # well formed but impossible, e.g. month 13
+            parsed = None
         if parsed is None or parsed.tzinfo is None:
             raise serializers.ValidationError("시간대가 포함된 ISO 8601 일시여야 합니다. 예: 2026-11-24T10:00:00+09:00")
         try:

@@ -60,7 +60,10 @@ def create_kwargs(post) -> dict:
 
 def parse_local_datetime(value: str, field: str):
     """An <input type=datetime-local> value, read on the KST wall clock."""
-    parsed = parse_datetime((value or "").strip()) if value else None
+    try:
+        parsed = parse_datetime((value or "").strip()) if value else None
+    except ValueError:  # well formed but impossible, e.g. month 13 or year 0
+        parsed = None
     if parsed is None:
         raise DomainValidationError({field: ["일시를 입력해 주세요. 예: 2026-11-24 10:00"]})
     if parsed.tzinfo is None:

@@ -72,8 +72,16 @@ def _actor(request):
 
 
 def _safe_next(request, fallback):
+    """A local path from ?next= / next=, else `fallback`. Only "/..." paths: anything else
+    (another host, "//host", or a bare word that redirect() would try to reverse as a view
+    name) falls back."""
     target = request.POST.get("next") or request.GET.get("next")
-    if target and url_has_allowed_host_and_scheme(target, {request.get_host()}, require_https=request.is_secure()):
+    if (
+        target
+        and target.startswith("/")
+        and not target.startswith("//")
+        and url_has_allowed_host_and_scheme(target, {request.get_host()}, require_https=request.is_secure())
+    ):
         return target
     return fallback
 
