@@ -500,6 +500,14 @@ def ticket_record_consent(
     ticket = _locked(ticket)
     if ticket.contact_purged_at:
         raise Conflict("개인정보가 이미 삭제된 티켓입니다.")
+    # The audit records before -> after, numbers masked.
+    before = {
+        "basis": ticket.consent_basis,
+        "relation": ticket.delegation_relation,
+        "customer_phone": ticket.customer_phone_masked,
+        "customer_email": ticket.customer_email_masked,
+        "withdrawn": ticket.consent_withdrawn_at is not None,
+    }
     _apply_contact(
         ticket,
         phone=customer_phone,
@@ -521,6 +529,14 @@ def ticket_record_consent(
         basis=basis,
         relation=ticket.delegation_relation,
         customer_phone=ticket.customer_phone_masked,
+        before=before,
+        after={
+            "basis": ticket.consent_basis,
+            "relation": ticket.delegation_relation,
+            "customer_phone": ticket.customer_phone_masked,
+            "customer_email": ticket.customer_email_masked,
+            "withdrawn": False,
+        },
     )
     return ticket
 

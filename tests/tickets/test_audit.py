@@ -96,6 +96,10 @@ def test_consent_and_reveal_events(make_ticket, actor, operator_actor):
     services.ticket_record_consent(ticket, actor=actor, basis="newly_collected", customer_phone=PHONE)
     consent = _events(ticket, EventType.CONSENT).get()
     assert consent.data["customer_phone"] == "010-****-5678"
+    assert consent.data["before"]["basis"] == "" and consent.data["before"]["customer_phone"] == ""
+    assert consent.data["after"]["basis"] == "newly_collected" and consent.data["after"]["customer_phone"] == (
+        "010-****-5678"
+    )
     assert_no_plain_contact(consent)
     revealed = services.ticket_reveal_contact(ticket, actor=operator_actor, reason="회신 전화")
     assert revealed["customer_phone"] == "+821012345678"
