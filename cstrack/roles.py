@@ -54,9 +54,12 @@ def ensure_roles(apps=None):
 
 
 def user_roles(user) -> set[str]:
+    """The user's role names; read once per user object (one request), as the console's
+    capabilities and the visibility rules both ask."""
     if not user or not user.is_authenticated:
         return set()
-    names = {g.name for g in user.groups.all()}
-    if user.is_superuser:
-        names.add(ADMINISTRATOR)
-    return names
+    cached = getattr(user, "_cstrack_roles", None)
+    if cached is None:
+        cached = frozenset(g.name for g in user.groups.all()) | ({ADMINISTRATOR} if user.is_superuser else set())
+        user._cstrack_roles = cached
+    return set(cached)

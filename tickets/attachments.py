@@ -19,11 +19,13 @@ import secrets
 import unicodedata
 from dataclasses import dataclass
 from datetime import timedelta
+from urllib.parse import quote
 
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import transaction
+from django.http import HttpResponse
 
 from cstrack import calendar, pii
 from cstrack.actors import Actor
@@ -173,6 +175,19 @@ def attachment_add(ticket: Ticket, *, actor: Actor, name: str, content) -> Attac
 class OpenedAttachment:
     attachment: Attachment
     content: bytes
+
+    def as_download(self) -> HttpResponse:
+        """The decrypted file as a download that no browser renders or caches (API and console)."""
+        attachment = self.attachment
+        response = HttpResponse(self.content, content_type=attachment.content_type)
+        ascii_name = attachment.original_name.encode("ascii", "replace").decode().replace("?", "_").replace('"', "_")
+        response["Content-Disposition"] = (
+            f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(attachment.original_name)}"
+        )
+        response["Cache-Control"] = "no-store"
+        response["X-Content-Type-Options"] = "nosniff"
+        response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+        return response
 
 
 def attachment_get(attachment_id) -> Attachment:

@@ -403,3 +403,31 @@ def test_season_pass_rules_are_shown_and_the_coupon_granted_once(login, operator
     # A second grant is refused, next to the panel.
     again = client.post(f"/tickets/{second.reference}/coupon/")
     assert again.status_code == 409 and "이미 쿠폰" in again.content.decode()
+
+
+def test_attachments_upload_list_and_audited_download(login, agent, operator, make_ticket, settings, tmp_path):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from tickets.models import EventType
+
+    settings.MEDIA_ROOT = str(tmp_path)
+    pdf = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+    ticket = make_ticket()
+    agent_client = login(agent)
+    refused = agent_client.post(
+        f"/tickets/{ticket.reference}/attach/", {"file": SimpleUploadedFile("memo.txt", b"just text")}
+    )
+    assert refused.status_code == 400 and "PDF, PNG, JPEG" in refused.content.decode()
+    done = agent_client.post(f"/tickets/{ticket.reference}/attach/", {"file": SimpleUploadedFile("영수증.pdf", pdf)})
+    assert done.status_code == 302
+    html = agent_client.get(f"/tickets/{ticket.reference}/").content.decode()
+    attachment = ticket.attachments.get()
+    assert "영수증.pdf" in html and f"/attachments/{attachment.pk}/" not in html  # agents cannot download
+    assert agent_client.get(f"/attachments/{attachment.pk}/").status_code == 403
+    ops_client = login(operator)
+    assert f"/attachments/{attachment.pk}/" in ops_client.get(f"/tickets/{ticket.reference}/").content.decode()
+    download = ops_client.get(f"/attachments/{attachment.pk}/")
+    assert download.status_code == 200 and download.content == pdf
+    assert download["Cache-Control"].startswith("no-store") or "no-store" in download["Cache-Control"]
+    assert "attachment;" in download["Content-Disposition"]
+    assert ticket.events.filter(type=EventType.ATTACHMENT_DOWNLOADED).count() == 1

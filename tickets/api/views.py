@@ -1,10 +1,7 @@
 """API views: parse, call a service or selector, serialize. No rules here."""
 
-from urllib.parse import quote
-
 from django.contrib.auth import get_user_model
 from django.db.models import Max, OuterRef, Prefetch, Subquery
-from django.http import HttpResponse
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view, inline_serializer
@@ -396,16 +393,7 @@ class AttachmentViewSet(ApiViewSet):
     @action(detail=True, methods=["get"])
     def content(self, request, pk=None):
         opened = attachment_services.attachment_open(self.get_attachment(), actor=actor_for(request.user))
-        attachment = opened.attachment
-        response = HttpResponse(opened.content, content_type=attachment.content_type)
-        ascii_name = attachment.original_name.encode("ascii", "replace").decode().replace("?", "_").replace('"', "_")
-        response["Content-Disposition"] = (
-            f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(attachment.original_name)}"
-        )
-        response["Cache-Control"] = "no-store"
-        response["X-Content-Type-Options"] = "nosniff"
-        response["Content-Security-Policy"] = "default-src 'none'; sandbox"
-        return response
+        return opened.as_download()
 
 
 # --- Kinds ---------------------------------------------------------------------------------------

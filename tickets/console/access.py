@@ -24,6 +24,10 @@ class Capabilities:
         return self.can("tickets.view_ticket")
 
     @property
+    def download_attachments(self):
+        return self.can("tickets.download_attachment")
+
+    @property
     def log_tickets(self):
         return self.can("tickets.add_ticket")
 

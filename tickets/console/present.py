@@ -232,3 +232,22 @@ def form_fields(schema, values: dict, errors: dict):
         }
         specs.append(spec)
     return specs
+
+
+def file_size_label(size: int) -> str:
+    if size >= 1024 * 1024:
+        return f"{size / (1024 * 1024):.1f}MB"
+    return f"{max(1, round(size / 1024))}KB"
+
+
+def attachment_row(attachment) -> dict:
+    return {
+        "pk": attachment.pk,
+        "name": attachment.original_name,
+        "type": attachment.content_type,
+        "size": file_size_label(attachment.size),
+        "by": attachment.uploaded_by_label,
+        "at": when(attachment.uploaded_at),
+        "deleted": attachment.deleted_at is not None,
+        "deleted_reason": attachment.deleted_reason,
+    }

@@ -22,6 +22,7 @@ from cstrack.errors import DomainError, DomainValidationError, NotFound
 from notifications import services as outbox
 from notifications.models import Message
 
+from .. import attachments as attachment_services
 from .. import followups as followup_services
 from .. import selectors, services, workflow
 from ..api import access
@@ -260,6 +261,7 @@ def _ticket_page(request, ticket, *, errors=None, revealed=None, status=200, for
     }
     context.update(_penalty_panel(ticket, caps))
     context.update(_season_pass_panel(ticket))
+    context["attachments"] = [present.attachment_row(a) for a in ticket.attachments.order_by("uploaded_at", "pk")]
     response = page(request, "console/tickets/detail.html", context, status=status)
     if revealed is not None:
         response["Cache-Control"] = "no-store"
@@ -287,6 +289,22 @@ def _season_pass_panel(ticket):
             "refund_krw": selectors.season_pass_refund(ticket),
         }
     }
+
+
+@never_cache
+@requires("download_attachments")
+def attachment_download(request, pk):
+    """The decrypted file for a permitted role on a ticket they may see; audited by the service."""
+    try:
+        attachment = attachment_services.attachment_get(pk)
+        access.ensure_visible(request.user, attachment.ticket)
+    except NotFound:
+        raise Http404(_("첨부파일을 찾을 수 없습니다.")) from None
+    try:
+        return attachment_services.attachment_open(attachment, actor=_actor(request)).as_download()
+    except DomainError as exc:
+        messages.error(request, exc.detail)
+        return redirect("console:ticket_detail", attachment.ticket.reference)
 
 
 @requires("view_tickets")
@@ -325,6 +343,14 @@ def _do_coupon(request, ticket, actor):
     messages.success(request, _("주차 쿠폰 지급을 기록했습니다."))
 
 
+def _do_attach(request, ticket, actor):
+    upload = request.FILES.get("file")
+    if upload is None:
+        raise DomainValidationError({"file": [_("첨부할 파일을 골라 주세요.")]})
+    attachment_services.attachment_add(ticket, actor=actor, name=upload.name, content=upload)
+    messages.success(request, _("파일을 암호화해 첨부했습니다."))
+
+
 def _do_consent(request, ticket, actor):
     services.ticket_record_consent(
         ticket,
@@ -350,6 +376,7 @@ TICKET_ACTIONS = {
     "outcome": ("record_outcome", _do_outcome),
     "confirm": ("record_outcome", _do_confirm),
     "coupon": ("record_outcome", _do_coupon),
+    "attach": ("change_ticket", _do_attach),
     "consent": ("change_ticket", _do_consent),
     "transition": ("change_ticket", _do_transition),
 }
