@@ -2,7 +2,7 @@
 
 from contextlib import suppress
 
-from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Subquery, Window
 from django.db.models.functions import Coalesce
 
 from cstrack import calendar, pii
@@ -45,6 +45,25 @@ def driver_penalty_counts(driver_id: str) -> dict:
         total=Count("id"),
     )
     return {"30d": counts["d30"], "90d": counts["d90"], "total": counts["total"]}
+
+
+def driver_penalty_history_with_counts(driver_id: str, limit: int = 20) -> tuple[list, dict]:
+    """The history and the counts in one query: the counts are window aggregates over every
+    penalty request of the driver, computed before the LIMIT (the ticket page's query budget)."""
+    now = calendar.now()
+    rows = list(
+        ticket_list()
+        .filter(kind__code=PENALTY_KIND, driver_id=driver_id)
+        .annotate(
+            n_total=Window(Count("id")),
+            n_30d=Window(Count("id", filter=Q(received_at__gte=calendar.days_ago(now, 30)))),
+            n_90d=Window(Count("id", filter=Q(received_at__gte=calendar.days_ago(now, 90)))),
+        )
+        .order_by("-received_at")[:limit]
+    )
+    if not rows:
+        return [], {"30d": 0, "90d": 0, "total": 0}
+    return rows, {"30d": rows[0].n_30d, "90d": rows[0].n_90d, "total": rows[0].n_total}
 
 
 def driver_penalty_history(driver_id: str, limit: int = 20) -> QuerySet:

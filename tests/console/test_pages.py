@@ -431,3 +431,41 @@ def test_attachments_upload_list_and_audited_download(login, agent, operator, ma
     assert download["Cache-Control"].startswith("no-store") or "no-store" in download["Cache-Control"]
     assert "attachment;" in download["Content-Disposition"]
     assert ticket.events.filter(type=EventType.ATTACHMENT_DOWNLOADED).count() == 1
+
+
+def test_delegation_is_recorded_revealed_and_revoked_from_the_ticket_page(login, operator, make_ticket):
+    from tickets.models import EventType, ThirdPartyDelegation
+
+    ticket = make_ticket(
+        customer_phone="010-3333-4444",
+        consent_basis="third_party_delegated",
+        delegation_caller="호출자 본인(회원)",
+        delegation_relation="spouse",
+    )
+    client = login(operator)
+    # The ticket's contact is a third party: no reveal before a delegation record names it.
+    refused = client.post(f"/tickets/{ticket.reference}/reveal/", {"reason": "회신"})
+    assert refused.status_code == 409 and "위임 기록" in refused.content.decode()
+    bad = client.post(
+        f"/tickets/{ticket.reference}/delegate/",
+        {"relation": "spouse", "case": "spouse_accident_or_rm", "caller": "호출자 본인(회원)",
+         "third_party_phone": "010-3333-4444"},
+    )  # fmt: skip
+    assert bad.status_code == 400 and "동의" in bad.content.decode()  # a non-member needs consent
+    done = client.post(
+        f"/tickets/{ticket.reference}/delegate/",
+        {"relation": "spouse", "case": "spouse_accident_or_rm", "caller": "호출자 본인(회원)",
+         "third_party_phone": "010-3333-4444", "third_party_consented": "on"},
+    )  # fmt: skip
+    assert done.status_code == 302
+    record = ThirdPartyDelegation.objects.get(ticket=ticket)
+    page = client.get(f"/tickets/{ticket.reference}/").content.decode()
+    assert "010-****-4444" in page and "010-3333-4444" not in page
+    shown = client.post(f"/tickets/{ticket.reference}/delegations/{record.pk}/reveal/", {"reason": "사고 안내"})
+    assert shown.status_code == 200 and "010-3333-4444" in shown.content.decode()
+    assert "no-store" in shown["Cache-Control"]
+    assert client.post(f"/tickets/{ticket.reference}/reveal/", {"reason": "회신"}).status_code == 200
+    client.post(f"/tickets/{ticket.reference}/revoke-delegation/", {"delegation": record.pk})
+    assert ThirdPartyDelegation.objects.get(pk=record.pk).revoked_at is not None
+    assert client.post(f"/tickets/{ticket.reference}/reveal/", {"reason": "회신"}).status_code == 409
+    assert ticket.events.filter(type=EventType.CONTACT_REVEALED).count() == 2

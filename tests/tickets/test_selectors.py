@@ -5,7 +5,12 @@ from django.db.models import DateTimeField, Value
 
 from tickets import services
 from tickets.models import Status
-from tickets.selectors import driver_penalty_counts, driver_penalty_history, open_tickets_matching
+from tickets.selectors import (
+    driver_penalty_counts,
+    driver_penalty_history,
+    driver_penalty_history_with_counts,
+    open_tickets_matching,
+)
 
 from .conftest import at, kst
 
@@ -75,6 +80,10 @@ def test_driver_penalty_counts_over_30_and_90_days(make_ticket, create):
         assert driver_penalty_counts("DRV-8") == {"30d": 1, "90d": 1, "total": 1}
         assert driver_penalty_counts("") == {"30d": 0, "90d": 0, "total": 0}
         history = list(driver_penalty_history("DRV-7", limit=3))
+        # One query for the page: the counts over all of the driver's requests, beyond the limit.
+        limited, counts = driver_penalty_history_with_counts("DRV-7", limit=3)
+        assert counts == driver_penalty_counts("DRV-7") and [t.pk for t in limited] == [t.pk for t in history]
+        assert driver_penalty_history_with_counts("NOBODY") == ([], {"30d": 0, "90d": 0, "total": 0})
     assert [t.received_at for t in history] == sorted((t.received_at for t in history), reverse=True)
     assert len(history) == 3
 

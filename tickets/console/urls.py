@@ -19,6 +19,7 @@ urlpatterns = [
     path("tickets/<str:reference>/", views.ticket_detail, name="ticket_detail"),
     path("tickets/<str:reference>/reveal/", views.ticket_reveal, name="ticket_reveal"),
     path("tickets/<str:reference>/<slug:action>/", views.ticket_action, name="ticket_action"),
+    path("tickets/<str:reference>/delegations/<int:pk>/reveal/", views.delegation_reveal, name="delegation_reveal"),
     path("attachments/<int:pk>/", views.attachment_download, name="attachment_download"),
     path("followups/<int:pk>/<slug:action>/", views.followup_action, name="followup_action"),
     path("ops/", views.ops_queue, name="ops_queue"),

@@ -23,6 +23,7 @@ from notifications import services as outbox
 from notifications.models import Message
 
 from .. import attachments as attachment_services
+from .. import delegation as delegation_services
 from .. import followups as followup_services
 from .. import selectors, services, workflow
 from ..api import access
@@ -32,6 +33,8 @@ from ..models import (
     Board,
     Channel,
     ConsentBasis,
+    DelegationCase,
+    DelegationRelation,
     FollowUp,
     Priority,
     RequesterType,
@@ -239,7 +242,9 @@ def ticket_matching(request):
 # --- Ticket page --------------------------------------------------------------------------------
 
 
-def _ticket_page(request, ticket, *, errors=None, revealed=None, status=200, form_values=None):
+def _ticket_page(
+    request, ticket, *, errors=None, revealed=None, status=200, form_values=None, revealed_delegation=None
+):
     caps = capabilities(request)
     now = calendar.now()
     ticket.outcome_text = ticket.kind.outcome_label(ticket.outcome)
@@ -261,9 +266,13 @@ def _ticket_page(request, ticket, *, errors=None, revealed=None, status=200, for
     }
     context.update(_penalty_panel(ticket, caps))
     context.update(_season_pass_panel(ticket))
+    context["delegations"] = list(ticket.delegations.order_by("recorded_at", "pk"))
+    context["revealed_delegation"] = revealed_delegation
+    context["delegation_relations"] = DelegationRelation.choices
+    context["delegation_cases"] = DelegationCase.choices
     context["attachments"] = [present.attachment_row(a) for a in ticket.attachments.order_by("uploaded_at", "pk")]
     response = page(request, "console/tickets/detail.html", context, status=status)
-    if revealed is not None:
+    if revealed is not None or revealed_delegation is not None:
         response["Cache-Control"] = "no-store"
     return response
 
@@ -271,11 +280,11 @@ def _ticket_page(request, ticket, *, errors=None, revealed=None, status=200, for
 def _penalty_panel(ticket, caps):
     if not (caps.record_outcome and ticket.kind.code == PENALTY_KIND and ticket.driver_id):
         return {"penalty_history": None}
-    history = list(selectors.driver_penalty_history(ticket.driver_id))
+    history, counts = selectors.driver_penalty_history_with_counts(ticket.driver_id)
     for t in history:
         t.received_label = present.when(t.received_at)
         t.outcome_text = t.kind.outcome_label(t.outcome)
-    return {"penalty_history": history, "penalty_counts": selectors.driver_penalty_counts(ticket.driver_id)}
+    return {"penalty_history": history, "penalty_counts": counts}
 
 
 def _season_pass_panel(ticket):
@@ -289,6 +298,25 @@ def _season_pass_panel(ticket):
             "refund_krw": selectors.season_pass_refund(ticket),
         }
     }
+
+
+@never_cache
+@requires("reveal_contact")
+@require_POST
+def delegation_reveal(request, reference, pk):
+    """The third party's number, once, through an active delegation record; audited."""
+    ticket = _ticket_or_404(request, reference)
+    try:
+        delegation = delegation_services.delegation_get(ticket, pk)
+        number = delegation_services.delegation_contact_number(
+            ticket, delegation, actor=_actor(request), reason=request.POST.get("reason", "")
+        )
+    except NotFound:
+        raise Http404(_("위임 기록을 찾을 수 없습니다.")) from None
+    except DomainError as exc:
+        return _ticket_page(request, ticket, errors={"delegation_reveal": _error_bag(exc)}, status=exc.status)
+    shown = {"pk": delegation.pk, "number": present.phone_display(number)}
+    return _ticket_page(request, ticket, revealed_delegation=shown)
 
 
 @never_cache
@@ -364,6 +392,26 @@ def _do_consent(request, ticket, actor):
     messages.success(request, _("개인정보 근거를 기록했습니다."))
 
 
+def _do_delegate(request, ticket, actor):
+    delegation_services.delegation_record(
+        ticket,
+        actor=actor,
+        relation=request.POST.get("relation", ""),
+        case=request.POST.get("case", ""),
+        caller=request.POST.get("caller", ""),
+        third_party_phone=request.POST.get("third_party_phone", ""),
+        third_party_is_member=bool(request.POST.get("third_party_is_member")),
+        third_party_consented=bool(request.POST.get("third_party_consented")),
+    )
+    messages.success(request, _("제3자 위임을 기록했습니다."))
+
+
+def _do_revoke_delegation(request, ticket, actor):
+    delegation = delegation_services.delegation_get(ticket, request.POST.get("delegation", ""))
+    delegation_services.delegation_revoke(delegation, actor=actor, note=request.POST.get("note", ""))
+    messages.success(request, _("위임 철회를 기록했습니다. 이 번호로는 더 연락하지 않습니다."))
+
+
 def _do_transition(request, ticket, actor):
     services.ticket_transition(
         ticket, to_status=request.POST.get("to_status", ""), actor=actor, note=request.POST.get("note", "")
@@ -377,6 +425,8 @@ TICKET_ACTIONS = {
     "confirm": ("record_outcome", _do_confirm),
     "coupon": ("record_outcome", _do_coupon),
     "attach": ("change_ticket", _do_attach),
+    "delegate": ("change_ticket", _do_delegate),
+    "revoke-delegation": ("change_ticket", _do_revoke_delegation),
     "consent": ("change_ticket", _do_consent),
     "transition": ("change_ticket", _do_transition),
 }
