@@ -10,6 +10,6 @@ USER cstrack
 RUN SECRET_KEY=build PII_ENCRYPTION_KEYS=MDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDA= PII_HASH_KEY=build \
     ALLOWED_HOSTS=localhost python manage.py collectstatic --noinput -v0
 EXPOSE 8000
-# The access log carries the path only (%(U)s), never the query string: `?phone=` must not be logged.
-CMD ["gunicorn", "config.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3", \
-     "--access-logfile", "-", "--access-logformat", "%(h)s \"%(m)s %(U)s\" %(s)s %(B)s %(M)sms %({x-request-id}o)s"]
+# config/gunicorn.py: 3 workers, an access log without query strings, latency metrics merged
+# across the workers (prometheus_client multiprocess mode, set up by that file for web only).
+CMD ["gunicorn", "-c", "config/gunicorn.py", "config.wsgi:application"]

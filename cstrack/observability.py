@@ -2,13 +2,14 @@
 
 Metrics about the work (due backlog, oldest due age, messages by state and provider, breaches
 by board) are read from the database at scrape time, so every web process reports the same
-numbers whatever process did the work. API latency is a per-process histogram (scrape each
-web process, or sum them in Prometheus).
+numbers whatever process did the work. API latency is recorded per process; under gunicorn
+(config/gunicorn.py sets PROMETHEUS_MULTIPROC_DIR) /metrics merges every worker's samples.
 """
 
 import contextvars
 import hmac
 import logging
+import os
 import time
 import uuid
 
@@ -74,9 +75,16 @@ def register_work_collector(name: str, collector) -> None:
 
 
 def _metrics_registry():
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        # Several web processes (gunicorn, see config/gunicorn.py): merge what each recorded.
+        from prometheus_client import multiprocess
+
+        merged = CollectorRegistry()
+        multiprocess.MultiProcessCollector(merged)
+        return (WORK_REGISTRY, merged)
     from prometheus_client import REGISTRY
 
-    # The default registry carries the latency histogram and process metrics.
+    # One process: the default registry carries the latency histogram and process metrics.
     return (WORK_REGISTRY, REGISTRY)
 
 
