@@ -10,7 +10,8 @@ import shutil
 
 # Set here, before any worker imports prometheus_client (workers inherit the environment), and
 # only for the web processes: Celery processes keep ordinary in-process metrics.
-os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", "/tmp/cstrack-metrics")
+_var_dir = os.environ.get("CSTRACK_VAR_DIR") or os.path.join(os.path.dirname(os.path.dirname(__file__)), "var")
+os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", os.path.join(_var_dir, "metrics"))
 
 bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
 workers = int(os.environ.get("GUNICORN_WORKERS", "3"))
