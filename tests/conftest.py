@@ -121,3 +121,34 @@ def pytest_runtest_makereport(item, call):
     ):
         report.outcome = "failed"
         report.longrepr = f"CI=true: {item.nodeid} was skipped but must run ({report.longrepr})"
+
+
+def pytest_addoption(parser):
+    parser.addoption(
+        "--wall-clock",
+        metavar="ISO-8601",
+        help="run the whole session as if started at this instant, the clock ticking on "
+        "(e.g. 2026-11-22T21:21+09:00, a Sunday night): the suite must pass at any hour",
+    )
+
+
+def pytest_configure(config):
+    instant = config.getoption("--wall-clock")
+    if instant:
+        import time_machine
+
+        config._wall_clock = time_machine.travel(instant, tick=True)
+        config._wall_clock.start()
+
+
+def pytest_collection_modifyitems(config, items):
+    if config.getoption("--wall-clock"):
+        skip = pytest.mark.skip(reason="--wall-clock moves only this process's clock")
+        for item in items:
+            if item.get_closest_marker("real_clock") or item.get_closest_marker("service"):
+                item.add_marker(skip)
+
+
+def pytest_unconfigure(config):
+    if getattr(config, "_wall_clock", None):
+        config._wall_clock.stop()

@@ -167,8 +167,14 @@ def overdue_summary(queryset, now=None) -> dict:
 
 
 def callbacks_due_for(user, *, until=None) -> QuerySet:
-    """Call-back duties on tickets the user owns (or created, if unassigned) due by `until`."""
-    until = until or calendar.end_of_business_day(calendar.kst_date(calendar.now()))
+    """Call-back duties on tickets the user owns (or created, if unassigned) due by `until`.
+
+    By default: everything due by today's closing time, and everything already due when the
+    agent looks after closing or on a day off (a duty due at 20:00 on a Sunday is not
+    hidden because Sunday's nominal closing time has passed)."""
+    if until is None:
+        now = calendar.now()
+        until = max(calendar.end_of_business_day(calendar.kst_date(now)), now)
     return (
         FollowUp.objects.filter(action=Action.CALL_BACK, state__in=PENDING_FOLLOWUP_STATES, due_at__lte=until)
         .filter(Q(ticket__assignee=user) | Q(ticket__assignee__isnull=True, ticket__created_by=user))

@@ -555,6 +555,10 @@ def ticket_withdraw_consent(ticket: Ticket, *, actor: Actor, note: str = "") -> 
 @transaction.atomic
 def ticket_log_recontact(ticket: Ticket, *, actor: Actor, channel: str = "phone", note: str = "") -> ReContact:
     """A customer called again about this ticket: record it and schedule the call-back duties."""
+    from .models import Channel
+
+    if channel not in Channel.values:
+        raise DomainValidationError({"channel": [f"허용되지 않는 값입니다. 선택지: {', '.join(Channel.values)}"]})
     ticket = _locked(ticket)
     if not ticket.is_open:
         raise Conflict("종료되거나 취소된 티켓입니다. 새 티켓을 접수해 주세요.")

@@ -33,6 +33,7 @@ def fake_process(tmp_path):
     proc.wait(10)
 
 
+@pytest.mark.real_clock  # the gateway in the other process checks timestamps on its own clock
 @pytest.mark.django_db
 def test_separate_process_records_and_reports(fake_process, enqueue, settings):
     proc, port, record = fake_process

@@ -239,6 +239,8 @@ def test_sweep_leaves_live_and_recent_files(cs_ticket, actor):
     orphan = os.path.join(os.path.dirname(attachments.stored_path(a)), "orphan.bin")
     with open(orphan, "wb") as handle:
         handle.write(b"x")
+    written_at = calendar.now().timestamp()  # the file system keeps the real clock; use ours
+    os.utime(orphan, (written_at, written_at))
     assert attachments.sweep_files() == 0  # the orphan is too recent: maybe an upload in flight
     with time_machine.travel(calendar.after_seconds(calendar.now(), 7200), tick=False):
         assert attachments.sweep_files() == 1

@@ -169,6 +169,31 @@ def test_recontact_schedules_call_back_reminder_and_breach(recontacted, operator
         assert list(callbacks_due_for(operator, until=kst(2026, 11, 24, 18, 0))) == [fu(ticket, Action.CALL_BACK)]
 
 
+def test_recontact_refuses_a_channel_outside_the_choices(create, actor):
+    ticket = create("pet-cs-inquiry")
+    with pytest.raises(DomainValidationError) as exc:
+        services.ticket_log_recontact(ticket, actor=actor, channel="0" * 21)
+    assert "channel" in exc.value.field_errors
+    assert not ticket.recontacts.exists()
+
+
+def test_callbacks_due_by_default_include_duties_already_due_after_closing(recontacted, operator):
+    ticket, _ = recontacted
+    call_back = fu(ticket, Action.CALL_BACK)
+    call_back.due_at = kst(2026, 11, 22, 20, 0)  # a Sunday evening, after the nominal 18:00
+    call_back.save(update_fields=["due_at"])
+    with at(2026, 11, 22, 19, 0):
+        assert list(callbacks_due_for(operator)) == []
+    with at(2026, 11, 22, 21, 30):
+        assert list(callbacks_due_for(operator)) == [call_back]
+    call_back.due_at = kst(2026, 11, 25, 17, 0)  # Wednesday afternoon
+    call_back.save(update_fields=["due_at"])
+    with at(2026, 11, 24, 10, 0):
+        assert list(callbacks_due_for(operator)) == []
+    with at(2026, 11, 25, 10, 0):
+        assert list(callbacks_due_for(operator)) == [call_back]
+
+
 def test_completed_call_back_skips_reminder_and_breach(recontacted, actor):
     ticket, _ = recontacted
     with at(2026, 11, 23, 8, 30):
