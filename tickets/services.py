@@ -130,6 +130,11 @@ def _apply_contact(
         errors["member_id"] = ["기존 회원 정보를 근거로 하려면 회원 ID가 필요합니다."]
     elif basis == ConsentBasis.THIRD_PARTY_DELEGATED and not (delegation_caller and delegation_relation):
         errors["delegation_relation"] = ["제3자와 상담하려면 위임한 호출자와 관계를 기록해야 합니다."]
+    errors.update(
+        _length_errors(
+            Ticket, {"delegation_caller": delegation_caller or "", "delegation_relation": delegation_relation or ""}
+        )
+    )
     if phone:
         try:
             phone = pii.normalise_phone(phone, field="customer_phone")
@@ -155,6 +160,16 @@ def _apply_contact(
         ticket.consent_recorded_at = calendar.now()
         ticket.delegation_caller = delegation_caller or ""
         ticket.delegation_relation = delegation_relation or ""
+
+
+def _length_errors(model, values: dict[str, str]) -> dict[str, list[str]]:
+    """A clear error per text longer than its column (PostgreSQL would refuse it with a 500)."""
+    errors = {}
+    for name, value in values.items():
+        limit = model._meta.get_field(name).max_length
+        if len(value) > limit:
+            errors[name] = [f"{limit}자 이하로 입력해 주세요."]
+    return errors
 
 
 def _nul_fields(values: dict, prefix: str = "") -> list[str]:
@@ -225,9 +240,7 @@ def ticket_create(
     ):
         if value not in choices.values:
             errors[field] = [f"허용되지 않는 값입니다. 선택지: {', '.join(choices.values)}"]
-    for name, value in refs.items():
-        if len(value) > Ticket._meta.get_field(name).max_length:
-            errors[name] = [f"{Ticket._meta.get_field(name).max_length}자 이하로 입력해 주세요."]
+    errors.update(_length_errors(Ticket, refs))
     schema_version = kind.schema_versions.order_by("-version").first()
     try:
         plain, personal = validate_details(schema_version.schema, details, refs)

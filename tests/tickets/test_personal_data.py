@@ -166,6 +166,18 @@ def test_third_party_recorded(make_ticket, actor):
     assert TicketEvent.objects.get(ticket=ticket, type=EventType.CONSENT).data["relation"] == "spouse"
 
 
+def test_third_party_texts_longer_than_their_columns_refused(make_ticket):
+    with pytest.raises(DomainValidationError) as exc:
+        make_ticket(
+            customer_phone=PHONE,
+            consent_basis="third_party_delegated",
+            delegation_caller="김" * 101,
+            delegation_relation="배우자" * 11,
+        )
+    assert sorted(exc.value.field_errors) == ["delegation_caller", "delegation_relation"]
+    assert not Ticket.objects.exists()
+
+
 def test_existing_member_needs_member_id(make_ticket):
     with pytest.raises(DomainValidationError) as exc:
         make_ticket(customer_phone=PHONE, consent_basis="existing_member")
