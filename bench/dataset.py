@@ -70,6 +70,17 @@ def load(n_tickets: int, *, due_fraction: float = 0.01, seed: int = 7, chunk: in
                     }
                 )
                 outcome = "warning" if (due_now or not open_ticket) else ""
+                plans = []  # (policy, state, due) of the ticket's two follow-ups
+                for j, policy in enumerate((sms_policy, breach_policy)):
+                    if due_now and j == 0:
+                        state, due = "scheduled", now - timedelta(seconds=rng.randrange(1, 600))
+                        stats["due"] += 1
+                    elif open_ticket:
+                        state, due = "scheduled", now + timedelta(days=rng.randrange(1, 30))
+                    else:
+                        state, due = ("done" if j == 0 else "skipped"), received + timedelta(days=3)
+                    plans.append((policy, state, due))
+                pending_dues = [due for _, state, due in plans if state == "scheduled"]
                 row = {
                     "id": tid,
                     "created_at": received,
@@ -118,6 +129,7 @@ def load(n_tickets: int, *, due_fraction: float = 0.01, seed: int = 7, chunk: in
                     "routed_to": "",
                     "compensation_krw": 0,
                     "breached_at": None,
+                    "next_due_at": min(pending_dues) if pending_dues else None,
                     "paused_at": None,
                     "resolved_at": None,
                     "closed_at": None if open_ticket else received,
@@ -125,15 +137,8 @@ def load(n_tickets: int, *, due_fraction: float = 0.01, seed: int = 7, chunk: in
                     "version": 1,
                 }
                 tickets.append(tuple(row[c] for c in t_cols))
-                for j, policy in enumerate((sms_policy, breach_policy)):
+                for j, (policy, state, due) in enumerate(plans):
                     fid = fu_base + fu_index + j + 1
-                    if due_now and j == 0:
-                        state, due = "scheduled", now - timedelta(seconds=rng.randrange(1, 600))
-                        stats["due"] += 1
-                    elif open_ticket:
-                        state, due = "scheduled", now + timedelta(days=rng.randrange(1, 30))
-                    else:
-                        state, due = ("done" if j == 0 else "skipped"), received + timedelta(days=3)
                     fu = {
                         "id": fid,
                         "created_at": received,

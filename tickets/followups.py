@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import OuterRef, Q, Subquery
 
 from cstrack import calendar, pii
 from cstrack.actors import SYSTEM, Actor
@@ -47,6 +47,45 @@ def _event(ticket, actor: Actor, **data):
         at=calendar.now(),
         data=data,
     )
+
+
+# --- The ticket's next due time -----------------------------------------------------------------
+
+
+def refresh_next_due(ticket_ids) -> None:
+    """Recompute Ticket.next_due_at (earliest pending due time) for these tickets in one UPDATE.
+
+    Every function here that creates follow-ups or changes their state or due time calls it
+    before returning, with the ticket locked (so two changes to one ticket cannot interleave).
+    """
+    ids = sorted({getattr(t, "pk", t) for t in ticket_ids})
+    if not ids:
+        return
+    earliest = (
+        FollowUp.objects.filter(ticket=OuterRef("pk"), state__in=PENDING_FOLLOWUP_STATES)
+        .order_by("due_at")
+        .values("due_at")[:1]
+    )
+    Ticket.objects.filter(pk__in=ids).update(next_due_at=Subquery(earliest))
+
+
+def refresh_all_next_due(batch_size: int = 5000) -> int:
+    """Recompute every open ticket's next due time, in batches (after a bulk change made outside
+    the engine, such as a data migration or a data load). Returns the tickets visited."""
+    from .models import OPEN_STATUSES
+
+    visited, last = 0, 0
+    while True:
+        ids = list(
+            Ticket.objects.filter(status__in=OPEN_STATUSES, pk__gt=last)
+            .order_by("pk")
+            .values_list("pk", flat=True)[:batch_size]
+        )
+        if not ids:
+            return visited
+        with transaction.atomic():
+            refresh_next_due(ids)
+        visited, last = visited + len(ids), ids[-1]
 
 
 # --- Scheduling ------------------------------------------------------------------------------
@@ -108,6 +147,8 @@ def schedule(ticket: Ticket, trigger: str, *, anchor, occurrence: str, status: s
         except IntegrityError:  # this trigger occurrence already scheduled it
             continue
         created.append(row)
+    if created:
+        refresh_next_due([ticket])
     return created
 
 
@@ -121,6 +162,7 @@ def on_outcome(ticket: Ticket) -> None:
     for fu in held:
         fu.state, fu.due_at, fu.reason = ST.SCHEDULED, max(fu.due_at, now), "결과 기록으로 발송 재개"
         fu.save(update_fields=["state", "due_at", "reason", "updated_at"])
+    refresh_next_due([ticket])
 
 
 def on_status_change(ticket: Ticket, from_status: str, to_status: str, *, paused_at=None, actor: Actor = SYSTEM):
@@ -135,6 +177,7 @@ def on_status_change(ticket: Ticket, from_status: str, to_status: str, *, paused
             # the end of quiet hours, say) is stopped. Closing is the normal end of a handled
             # ticket, so a message already due for it still goes.
             outbox.messages_cancel(list(_customer_message_ids(ticket)), reason=reason)
+        refresh_next_due([ticket])
         return
     if to_status == Status.WAITING_CUSTOMER:
         pending.filter(state=ST.SCHEDULED, pauses_when_waiting=True).update(state=ST.PAUSED, updated_at=calendar.now())
@@ -153,6 +196,7 @@ def on_status_change(ticket: Ticket, from_status: str, to_status: str, *, paused
         occurrence=f"status-{to_status}-{ticket.version}",
         status=to_status,
     )
+    refresh_next_due([ticket])
 
 
 def _customer_message_ids(ticket: Ticket):
@@ -167,6 +211,7 @@ def on_consent_withdrawn(ticket: Ticket) -> None:
     FollowUp.objects.filter(ticket=ticket, state__in=PENDING_FOLLOWUP_STATES, action=Action.CUSTOMER_MESSAGE).update(
         state=ST.CANCELLED, reason="고객 동의 철회 또는 연락처 삭제로 취소", updated_at=calendar.now()
     )
+    refresh_next_due([ticket])
     outbox.messages_cancel(list(_customer_message_ids(ticket)), reason="고객 동의 철회 또는 연락처 삭제로 취소")
 
 
@@ -180,7 +225,10 @@ def on_contact_purged(ticket: Ticket) -> None:
 
 
 def _locked_followup(followup: FollowUp) -> FollowUp:
-    return FollowUp.objects.select_for_update().select_related("ticket").get(pk=followup.pk)
+    # The ticket first, as the services do: changes to one ticket's duties queue up behind each
+    # other, so each refresh of its next due time sees the one before.
+    Ticket.objects.select_for_update().filter(pk=followup.ticket_id).values_list("pk", flat=True).first()
+    return FollowUp.objects.select_for_update(of=("self",)).select_related("ticket").get(pk=followup.pk)
 
 
 @transaction.atomic
@@ -199,6 +247,7 @@ def followup_reschedule(followup: FollowUp, *, due_at, reason: str, actor: Actor
     if fu.state == ST.HELD:
         fu.state = ST.SCHEDULED
     fu.save(update_fields=["due_at", "reason", "state", "updated_at"])
+    refresh_next_due([fu.ticket_id])
     _event(
         fu.ticket,
         actor,
@@ -223,6 +272,7 @@ def followup_cancel(followup: FollowUp, *, reason: str, actor: Actor) -> FollowU
     fu.state, fu.reason = ST.CANCELLED, reason.strip()[:300]
     fu.save(update_fields=["state", "reason", "updated_at"])
     _event(fu.ticket, actor, followup=fu.pk, change="cancelled", reason=fu.reason)
+    refresh_next_due([fu.ticket_id])
     return fu
 
 
@@ -238,6 +288,7 @@ def followup_complete(followup: FollowUp, *, actor: Actor, note: str = "") -> Fo
     fu.state, fu.completed_at, fu.reason = ST.DONE, now, (note or "회신 완료").strip()[:300]
     fu.completed_by = actor.user if getattr(actor.user, "pk", None) else None
     fu.save(update_fields=["state", "completed_at", "completed_by", "reason", "updated_at"])
+    refresh_next_due([fu.ticket_id])
     _event(fu.ticket, actor, followup=fu.pk, change="completed", late=now > fu.due_at)
     return fu
 
@@ -312,6 +363,7 @@ def _dispatch_batch(batch_size: int) -> DispatchResult:
             result.failed += 1
             continue
         setattr(result, outcome, getattr(result, outcome) + 1)
+    refresh_next_due(tickets)
     return result
 
 

@@ -227,6 +227,10 @@ class Ticket(TimeStampedModel):
     compensation_krw = models.PositiveIntegerField(_("보상 쿠폰(원)"), default=0)
 
     breached_at = models.DateTimeField(_("기한 위반 시각"), null=True, blank=True)
+    # The earliest due time among the ticket's pending follow-ups, written only by
+    # tickets.followups.refresh_next_due (never by Ticket.save): the overdue queue is a range
+    # scan of this column instead of a probe into every open ticket's follow-ups.
+    next_due_at = models.DateTimeField(_("가장 이른 후속 기한"), null=True, blank=True, editable=False)
     paused_at = models.DateTimeField(_("대기 시작 시각"), null=True, blank=True)
     resolved_at = models.DateTimeField(_("해결 시각"), null=True, blank=True)
     closed_at = models.DateTimeField(_("종료 시각"), null=True, blank=True)
@@ -241,13 +245,25 @@ class Ticket(TimeStampedModel):
             models.Index(fields=["status", "board", "-received_at"], name="ticket_status_board"),
             models.Index(fields=["kind", "status"], name="ticket_kind_status"),
             models.Index(fields=["breached_at"], condition=Q(breached_at__isnull=False), name="ticket_breached"),
+            models.Index(fields=["next_due_at"], condition=Q(status__in=OPEN_STATUSES), name="ticket_open_next_due"),
         ]
+
         permissions = [
             ("reveal_contact", _("연락처 원문 보기")),
             ("record_outcome", _("처리 결과 기록")),
             ("manage_followups", _("후속 조치 변경")),
             ("download_attachment", _("첨부파일 내려받기")),
         ]
+
+    def save(self, *args, **kwargs):
+        # next_due_at belongs to the follow-up engine: a save from a copy loaded earlier must not
+        # put back the value it loaded.
+        if kwargs.get("update_fields") is None and not self._state.adding and self.pk:
+            skip = {"next_due_at", *self.get_deferred_fields()}
+            kwargs["update_fields"] = [
+                f.attname for f in self._meta.concrete_fields if not f.primary_key and f.attname not in skip
+            ]
+        super().save(*args, **kwargs)
 
     def __str__(self):
         return self.reference

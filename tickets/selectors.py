@@ -2,7 +2,7 @@
 
 from contextlib import suppress
 
-from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Subquery, Window
+from django.db.models import Count, F, Q, QuerySet, Window
 from django.db.models.functions import Coalesce
 
 from cstrack import calendar, pii
@@ -113,23 +113,17 @@ def overdue_followups(now=None) -> QuerySet:
 def overdue_tickets(now=None) -> QuerySet:
     """Open tickets that are breached or have an overdue duty, oldest promise first.
 
-    Driven by the follow-ups' (state, action, due_at) and the tickets' partial breached index;
-    the oldest due time is a per-row subquery, so no GROUP BY over all follow-ups is needed.
+    Driven by the tickets' own `next_due_at` (kept by the follow-up engine) and two partial
+    indexes (open tickets by next due time; breached tickets): a range scan, whatever the
+    number of tickets stored. `oldest_due` is the earliest pending due time.
     """
     now = now or calendar.now()
-    # No join back to tickets inside the subquery: the outer query already filters open ones.
-    overdue = FollowUp.objects.filter(ticket=OuterRef("pk"), state__in=PENDING_FOLLOWUP_STATES, due_at__lt=now)
-    oldest = (
-        FollowUp.objects.filter(ticket=OuterRef("pk"), state__in=PENDING_FOLLOWUP_STATES)
-        .order_by("due_at")
-        .values("due_at")[:1]
-    )
     return (
         ticket_list()
         .filter(status__in=OPEN_STATUSES)
-        .filter(Q(Exists(overdue)) | Q(breached_at__isnull=False))
-        .annotate(oldest_due=Subquery(oldest))
-        .order_by(F("oldest_due").asc(nulls_last=True), "received_at")
+        .filter(Q(next_due_at__lt=now) | Q(breached_at__isnull=False))
+        .annotate(oldest_due=F("next_due_at"))
+        .order_by(F("next_due_at").asc(nulls_last=True), "received_at")
     )
 
 

@@ -9,7 +9,7 @@ from django.core.management import call_command
 from cstrack.calendar import KST
 from notifications.models import Message
 from tickets import followups
-from tickets.models import FollowUp, FollowUpState, Status, Ticket
+from tickets.models import PENDING_FOLLOWUP_STATES, FollowUp, FollowUpState, Status, Ticket
 
 pytestmark = pytest.mark.django_db
 START = datetime(2026, 11, 23, 10, 0, tzinfo=KST)
@@ -19,6 +19,10 @@ def test_seed_demo_shows_every_status_and_fires_the_demo_reminder_once():
     with time_machine.travel(START, tick=False):
         call_command("seed_demo", demo_delay=60)
     assert set(Ticket.objects.values_list("status", flat=True)) == set(Status.values)
+    # Aged tickets and the demo duty went in around the engine: their next due time is still right.
+    for ticket in Ticket.objects.all():
+        pending = FollowUp.objects.filter(ticket=ticket, state__in=PENDING_FOLLOWUP_STATES).order_by("due_at").first()
+        assert ticket.next_due_at == (pending.due_at if pending else None), ticket.reference
     demo = FollowUp.objects.get(policy__code="demo-penalty-owner-reminder")
     assert demo.due_at == START + timedelta(seconds=60)
     assert FollowUp.objects.filter(ticket=demo.ticket, policy=demo.policy).count() == 1

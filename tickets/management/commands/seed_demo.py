@@ -258,6 +258,7 @@ class Command(BaseCommand):
             if fu.policy:
                 fu.due_at = followups.due_time(fu.policy, received)
                 fu.save(update_fields=["due_at"])
+        followups.refresh_next_due([ticket])
 
     def _advance(self, ticket, index, ops, agent):
         step = index % 5
@@ -318,3 +319,4 @@ class Command(BaseCommand):
                     "reason": policy.name,
                 },
             )
+            followups.refresh_next_due([demo])
