@@ -245,7 +245,14 @@ class Ticket(TimeStampedModel):
             models.Index(fields=["status", "board", "-received_at"], name="ticket_status_board"),
             models.Index(fields=["kind", "status"], name="ticket_kind_status"),
             models.Index(fields=["breached_at"], condition=Q(breached_at__isnull=False), name="ticket_breached"),
-            models.Index(fields=["next_due_at"], condition=Q(status__in=OPEN_STATUSES), name="ticket_open_next_due"),
+            # Covering (PostgreSQL): the queue's counts by kind, board, assignee and age are
+            # read from the index alone, not from one heap page per overdue ticket.
+            models.Index(
+                fields=["next_due_at"],
+                include=["kind", "board", "assignee", "received_at", "breached_at"],
+                condition=Q(status__in=OPEN_STATUSES),
+                name="ticket_open_next_due",
+            ),
         ]
 
         permissions = [

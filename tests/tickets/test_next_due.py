@@ -155,3 +155,24 @@ def test_migration_backfill_and_refresh_all_recompute_from_follow_ups(make_ticke
     call_command("refresh_next_due", batch_size=2, stdout=out)
     assert "3건" in out.getvalue()
     assert_consistent()
+
+
+def test_summary_counts_each_ticket_once_across_its_two_parts(make_ticket, supervisor):
+    boss = Actor.for_user(supervisor)
+    with at(2026, 11, 20, 10, 0):
+        overdue_only, breached_only, both, not_yet = (_penalty(make_ticket) for _ in range(4))
+    Ticket.objects.filter(pk__in=[breached_only.pk, both.pk]).update(breached_at=START)
+    with at(2026, 11, 20, 11, 0):
+        for fu in FollowUp.objects.filter(ticket=breached_only, state__in=PENDING_FOLLOWUP_STATES):
+            followups.followup_cancel(fu, reason="정리", actor=boss)
+        far = calendar.after_seconds(START, 90 * 86400)
+        for fu in FollowUp.objects.filter(ticket=not_yet, state__in=PENDING_FOLLOWUP_STATES):
+            followups.followup_reschedule(fu, due_at=far, reason="고객 요청", actor=boss)
+    moment = expected_next_due(overdue_only.pk) + timedelta(hours=1)
+    with time_machine.travel(moment, tick=False):
+        queue = selectors.overdue_tickets()
+        assert set(queue) == {overdue_only, breached_only, both}
+        summary = selectors.overdue_summary(queue)
+    assert (summary["total"], summary["breached"]) == (3, 2)
+    assert sum(summary["by_age"].values()) == sum(summary["by_kind"].values()) == 3
+    assert sum(summary["by_board"].values()) == sum(summary["by_assignee"].values()) == 3

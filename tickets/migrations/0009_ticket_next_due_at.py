@@ -32,6 +32,7 @@ class Migration(migrations.Migration):
             index=models.Index(
                 condition=models.Q(("status__in", ("received", "in_progress", "waiting_customer", "action_taken"))),
                 fields=["next_due_at"],
+                include=["kind", "board", "assignee", "received_at", "breached_at"],
                 name="ticket_open_next_due",
             ),
         ),
