@@ -189,6 +189,9 @@ def on_status_change(ticket: Ticket, from_status: str, to_status: str, *, paused
             paused_for = calendar.elapsed(max(paused_at, fu.created_at), now)
             fu.state, fu.due_at = ST.SCHEDULED, calendar.shift(fu.due_at, paused_for)
             fu.save(update_fields=["state", "due_at", "updated_at"])
+        refresh_next_due([ticket])
+    # Pausing keeps duties pending at the same due times: the next due time does not change.
+    # schedule() refreshes it when it adds duties.
     schedule(
         ticket,
         "status_entered",
@@ -196,7 +199,6 @@ def on_status_change(ticket: Ticket, from_status: str, to_status: str, *, paused
         occurrence=f"status-{to_status}-{ticket.version}",
         status=to_status,
     )
-    refresh_next_due([ticket])
 
 
 def _customer_message_ids(ticket: Ticket):
