@@ -39,7 +39,7 @@ for size in [int(s) for s in args.sizes.split(",")]:
     from dataset import load
 
     from cstrack import calendar
-    from tickets import followups
+    from tickets.followups import dispatcher
     from tickets.models import FollowUp, Ticket
 
     t0 = time.perf_counter()
@@ -47,14 +47,16 @@ for size in [int(s) for s in args.sizes.split(",")]:
     print(f"  loaded in {time.perf_counter() - t0:.1f} s; due rows: {stats['due']:,}")
 
     now = calendar.now()
-    sql, params = followups.due_queryset(now).order_by("due_at")[: settings.FOLLOWUP_BATCH_SIZE].query.sql_with_params()
+    sql, params = (
+        dispatcher.due_queryset(now).order_by("due_at")[: settings.FOLLOWUP_BATCH_SIZE].query.sql_with_params()
+    )
     with connection.cursor() as cur:
         cur.execute("EXPLAIN (ANALYZE, BUFFERS) " + sql + " FOR UPDATE SKIP LOCKED", params)
         plan = "\n".join("    " + r[0] for r in cur.fetchall())
     print("  claim query plan:\n" + plan)
 
     batch_times = []
-    original = followups._dispatch_batch
+    original = dispatcher._dispatch_batch
 
     def timed_batch(batch_size, _orig=original, _times=batch_times):
         start = time.perf_counter()
@@ -63,11 +65,11 @@ for size in [int(s) for s in args.sizes.split(",")]:
             _times.append(time.perf_counter() - start)
         return result
 
-    followups._dispatch_batch = timed_batch
+    dispatcher._dispatch_batch = timed_batch
     tick_start = time.perf_counter()
-    outcome = followups.dispatch_due(max_batches=10_000)
+    outcome = dispatcher.dispatch_due(max_batches=10_000)
     tick = time.perf_counter() - tick_start
-    followups._dispatch_batch = original
+    dispatcher._dispatch_batch = original
     per_batch = statistics.median(batch_times) if batch_times else 0.0
     per_row = tick / max(outcome.done + outcome.skipped + outcome.held, 1)
     print(

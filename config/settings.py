@@ -13,11 +13,12 @@ from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-VAR_DIR = Path(environ.Env().str("CSTRACK_VAR_DIR", default=str(BASE_DIR / "var")))
-
-VAR_DIR.mkdir(parents=True, exist_ok=True)
 env = environ.Env()
+# .env first: every value below, CSTRACK_VAR_DIR included, may come from it (the process
+# environment still wins).
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+VAR_DIR = Path(env.str("CSTRACK_VAR_DIR", default=str(BASE_DIR / "var")))
+VAR_DIR.mkdir(parents=True, exist_ok=True)
 
 DJANGO_ENV = env.str("DJANGO_ENV", default="development")
 IS_PRODUCTION = DJANGO_ENV == "production"
@@ -131,7 +132,8 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 LANGUAGE_CODE = "ko"
-LANGUAGES = [("ko", "한국어"), ("en", "English")]
+# Korean only: the UI ships no other translation, so offering one would show half-translated pages.
+LANGUAGES = [("ko", "한국어")]
 TIME_ZONE = "Asia/Seoul"
 USE_I18N = True
 USE_TZ = True
@@ -254,7 +256,7 @@ RESOLVED_AUTO_CLOSE_DAYS = env.int("RESOLVED_AUTO_CLOSE_DAYS", default=7)
 OUTBOX_REQUEUE_AFTER_SECONDS = env.float("OUTBOX_REQUEUE_AFTER_SECONDS", default=300)
 # Webhook deliveries are signed with their subscription's secret (and the previous one during
 # a rotation's grace period); WEBHOOK_SIGNING_SECRET signs anything without a subscription.
-WEBHOOK_SECRET_RESOLVER = "tickets.api.webhooks.webhook_signing_secrets"  # noqa: S105 - a dotted path
+WEBHOOK_SECRET_RESOLVER = "tickets.webhooks.webhook_signing_secrets"  # noqa: S105 - a dotted path
 WEBHOOK_SIGNING_SECRET = env.str("WEBHOOK_SIGNING_SECRET", default="" if IS_PRODUCTION else "dev-webhook-secret")
 # A hung SMTP send must end before the message's lease does, or another worker could resend it.
 EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=30)

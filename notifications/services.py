@@ -18,6 +18,7 @@ import random
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
+from celery import current_app
 from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import URLValidator
@@ -38,6 +39,15 @@ from .providers import (
     get_provider,
 )
 from .templating import PLACEHOLDERS, check_sms_subject, check_sms_text, render, sms_type, template_validate
+
+DELIVER_TASK = "notifications.deliver_message"
+
+
+def delivery_task():
+    """The deliver task, looked up by its registered name: `notifications.tasks` imports this
+    module, never the reverse (NotificationsConfig.ready registers the tasks in every process)."""
+    return current_app.tasks[DELIVER_TASK]
+
 
 __all__ = [
     "PLACEHOLDERS",
@@ -212,12 +222,10 @@ def message_enqueue(
             # Another transaction wrote the same key first (and has committed).
             return Message.objects.get(idempotency_key=key)
         if due <= now:
-            from .tasks import deliver_message
-
             # Marked queued in the same row; if the publish fails (broker down) the mark is
             # cleared so the next sweep queues it at once.
             enqueue_on_commit(
-                deliver_message, message.pk,
+                delivery_task(), message.pk,
                 on_failure=lambda: Message.objects.filter(pk=message.pk).update(queued_at=None),
             )  # fmt: skip
     logger.info("message %s queued (%s, %s), first attempt at %s", message.pk, channel, message_type, due.isoformat())
@@ -450,9 +458,7 @@ def message_retry_dead(message_id: int, actor_label: str) -> Message:
             if not Message.objects.filter(pk=message_id).exists():
                 raise NotFound("메시지를 찾을 수 없습니다.")
             raise Conflict("발송 실패(보류) 상태의 메시지만 다시 보낼 수 있습니다.")
-        from .tasks import deliver_message
-
-        enqueue_on_commit(deliver_message, message_id)
+        enqueue_on_commit(delivery_task(), message_id)
     logger.info("message %s re-queued from the dead letters by %s", message_id, actor_label)
     return Message.objects.get(pk=message_id)
 
@@ -486,8 +492,7 @@ def outbox_sweep(limit: int | None = None) -> int:
     may have died mid-send: this is what catches all three up. Queuing a row twice is harmless
     (the claim lets one attempt through). Returns the number of tasks queued.
     """
-    from .tasks import deliver_message
-
+    deliver_message = delivery_task()
     limit = limit or int(getattr(settings, "OUTBOX_SWEEP_BATCH_SIZE", 500))
     now = calendar.now()
     # A row already queued for its current attempt is left alone (a backlog must not be

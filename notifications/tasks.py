@@ -9,7 +9,7 @@ from celery import shared_task
 from . import services
 
 
-@shared_task(name="notifications.deliver_message", ignore_result=True)
+@shared_task(name=services.DELIVER_TASK, ignore_result=True)
 def deliver_message(message_id: int) -> str:
     return services.message_deliver(int(message_id))
 

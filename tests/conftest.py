@@ -56,7 +56,7 @@ def _seed_defaults(request):
     request.getfixturevalue("transactional_db" if marker and marker.kwargs.get("transaction") else "db")
     from django.apps import apps
 
-    from tickets.defaults import install
+    from tickets.kinds.defaults import install
     from tickets.models import TicketKind
 
     if not TicketKind.objects.exists():
@@ -92,7 +92,7 @@ def actor(agent):
 @pytest.fixture
 def make_ticket(db, agent):
     """make_ticket(kind="driver-penalty-request", **overrides) -> Ticket via the service."""
-    from tickets import services
+    from tickets.lifecycle import services
 
     def _make(kind="driver-penalty-request", details=None, **kwargs):
         if details is None and kind == "driver-penalty-request":

@@ -7,7 +7,9 @@ from django import forms
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
-from . import services
+from tickets.kinds import services as kind_services
+from tickets.kinds.schema import check_schema
+
 from .models import (
     Board,
     FollowUp,
@@ -19,7 +21,6 @@ from .models import (
     TicketKindSchema,
     WebhookSubscription,
 )
-from .schema import check_schema
 
 
 class TicketKindForm(forms.ModelForm):
@@ -58,7 +59,7 @@ class TicketKindAdmin(admin.ModelAdmin):
         schema = form.cleaned_data["schema"]
         super().save_model(request, obj, form, change)
         # Every schema change becomes a new version; stored tickets keep theirs.
-        services.kind_save_schema(obj, schema)
+        kind_services.kind_save_schema(obj, schema)
 
 
 @admin.register(TicketKindSchema)

@@ -6,10 +6,6 @@ class TicketsConfig(AppConfig):
     verbose_name = "에스컬레이션"
 
     def ready(self):
-        from .api.signals import connect
-
-        connect()  # every audit event is offered to webhook subscriptions
-
         from cstrack.observability import register_work_collector
 
         from .metrics import WorkCollector

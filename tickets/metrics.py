@@ -7,8 +7,8 @@ from prometheus_client.core import GaugeMetricFamily
 
 from cstrack import calendar
 from notifications.models import Message
+from tickets.followups.dispatcher import due_queryset
 
-from .followups import due_queryset
 from .models import OPEN_STATUSES, Ticket
 
 

@@ -8,9 +8,8 @@ from django.db.models.lookups import GreaterThan, LessThanOrEqual
 
 from cstrack import calendar, pii
 from cstrack.errors import DomainValidationError
-
-from . import parking
-from .models import OPEN_STATUSES, PENDING_FOLLOWUP_STATES, Action, FollowUp, Ticket
+from tickets.kinds import parking
+from tickets.models import OPEN_STATUSES, PENDING_FOLLOWUP_STATES, Action, FollowUp, Ticket
 
 PENALTY_KIND = "driver-penalty-request"
 UNASSIGNED = "(미배정)"

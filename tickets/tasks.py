@@ -4,7 +4,7 @@ import logging
 
 from celery import shared_task
 
-from . import followups
+from tickets.followups import dispatcher
 
 logger = logging.getLogger(__name__)
 
@@ -12,7 +12,7 @@ logger = logging.getLogger(__name__)
 @shared_task(name="tickets.dispatch_due_followups", ignore_result=True)
 def dispatch_due_followups():
     """Run by beat every minute (any number of copies at once is safe)."""
-    result = followups.dispatch_due()
+    result = dispatcher.dispatch_due()
     if result.claimed:
         logger.info("follow-ups dispatched: %s", result)
     return None

@@ -1,10 +1,9 @@
-"""API fixtures: keys with scopes, a client that sends a key, and the webhook signal."""
+"""API fixtures: keys with scopes and a client that sends a key."""
 
 import pytest
 from django.core.cache import cache
 from rest_framework.test import APIClient
 
-from tickets.api import signals
 from tickets.api.keys import apikey_create
 
 
@@ -13,14 +12,6 @@ def _clean_throttle_cache():
     cache.clear()
     yield
     cache.clear()
-
-
-@pytest.fixture(autouse=True)
-def webhook_signal():
-    """Webhook fan-out is connected in TicketsConfig.ready() in production; here per test."""
-    signals.connect()
-    yield
-    signals.disconnect()
 
 
 @pytest.fixture

@@ -116,8 +116,8 @@ def test_upload_is_idempotent(api, ticket_ref):
 
 
 def test_deleted_attachment_is_listed_without_content(api, ticket_ref, on_board, session_client):
-    from tickets import attachments
     from tickets.models import Attachment
+    from tickets.privacy import attachments
 
     attachment = _upload(api, ticket_ref).json()
     from cstrack.actors import Actor

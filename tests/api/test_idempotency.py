@@ -73,7 +73,7 @@ def test_bad_key_header_is_400(api):
 
 @pytest.mark.django_db
 def test_a_crash_releases_the_key(api):
-    with mock.patch("tickets.services.ticket_create", side_effect=RuntimeError("boom")):
+    with mock.patch("tickets.lifecycle.services.ticket_create", side_effect=RuntimeError("boom")):
         client = APIClient(raise_request_exception=False)
         client.credentials(HTTP_AUTHORIZATION=f"Bearer {api.plain}")
         assert (

@@ -10,7 +10,7 @@ from django.test import override_settings
 from notifications.models import Message
 from notifications.providers import memory
 from notifications.services import message_deliver
-from tickets import followups
+from tickets.followups import dispatcher
 
 from .helpers import assert_problem, penalty_body
 
@@ -46,7 +46,7 @@ def test_ticket_life_from_integration_to_d3_message(client_for):
         assert_problem(stale, 412)
 
     with time_machine.travel(dt.datetime(2026, 11, 23, 10, 0, 30, tzinfo=KST), tick=False):
-        result = followups.dispatch_due()
+        result = dispatcher.dispatch_due()
         assert (result.done, result.skipped) == (1, 1)
         for message in Message.objects.filter(state="pending"):
             message_deliver(message.pk)

@@ -7,7 +7,8 @@ import time_machine
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from tickets import followups
+from tickets.followups import dispatcher
+from tickets.lifecycle import services
 
 pytestmark = pytest.mark.django_db
 KST = dt.timezone(dt.timedelta(hours=9))
@@ -36,12 +37,11 @@ def _make(make_ticket, agent, n, start=0):
                 customer_phone="010-1234-5678", consent_basis="newly_collected", assignee=agent, driver_id=f"DRV-{i}"
             )
             from cstrack.actors import Actor
-            from tickets import services
 
             if i % 2 == 0:  # half get an outcome (D+3 SMS), half stay overdue (breach alert)
                 services.ticket_record_outcome(ticket, outcome="warning", actor=Actor.for_user(agent))
     with time_machine.travel(dt.datetime(2026, 11, 20, 10, 0, tzinfo=KST), tick=False):
-        followups.dispatch_due()
+        dispatcher.dispatch_due()
 
 
 @pytest.mark.parametrize("scope", ["all", "kinds"])

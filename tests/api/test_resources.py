@@ -7,8 +7,8 @@ import time_machine
 import yaml
 
 from notifications.models import Message
-from tickets import followups
 from tickets.api.examples import example_request
+from tickets.followups import dispatcher
 from tickets.models import FollowUp, TicketKind
 
 from .helpers import assert_problem, penalty_body
@@ -85,7 +85,7 @@ def test_messages_are_masked_and_linked_to_tickets(api, make_ticket):
         ticket = make_ticket(customer_phone="010-5555-6666", consent_basis="newly_collected")
         api.post(f"/api/v1/tickets/{ticket.reference}/outcome/", {"outcome": "warning"}, format="json")
     with time_machine.travel(dt.datetime(2026, 11, 23, 10, 1, tzinfo=KST), tick=False):
-        followups.dispatch_due()
+        dispatcher.dispatch_due()
     response = api.get(f"/api/v1/messages/?ticket={ticket.reference}")
     messages = response.json()["results"]
     assert [m["channel"] for m in messages] == ["sms"]
@@ -105,7 +105,7 @@ def test_messages_of_invisible_tickets_are_hidden(client_for, make_ticket):
             f"/api/v1/tickets/{ticket.reference}/outcome/", {"outcome": "warning"}, format="json"
         )
     with time_machine.travel(dt.datetime(2026, 11, 23, 10, 1, tzinfo=KST), tick=False):
-        followups.dispatch_due()
+        dispatcher.dispatch_due()
     pet_only = client_for(name="pet", kinds=("pet-cs-inquiry",))
     assert pet_only.get("/api/v1/messages/").json()["results"] == []
     penalty_only = client_for(name="penalty", kinds=("driver-penalty-request",))
@@ -117,7 +117,7 @@ def test_overdue_queue_with_counts(api, make_ticket):
         late = make_ticket()
     with time_machine.travel(dt.datetime(2026, 11, 20, 10, 0, tzinfo=KST), tick=False):
         make_ticket()  # not due yet
-        followups.dispatch_due()  # the old ticket's D+3 breach alert fires
+        dispatcher.dispatch_due()  # the old ticket's D+3 breach alert fires
         body = api.get("/api/v1/queues/overdue/").json()
     assert [t["reference"] for t in body["results"]] == [late.reference]
     assert body["results"][0]["breached_at"] is not None

@@ -42,7 +42,7 @@ def world(make_key, make_ticket):
     """Real objects so that path parameters hit something besides 404."""
     key, plain = make_key(name="fuzzer", scopes=("read", "write", "followups"), rate_per_minute=100_000)
     ticket = make_ticket(customer_phone="010-1234-5678", consent_basis="newly_collected")
-    from tickets.api.webhooks import subscription_create
+    from tickets.webhooks import subscription_create
 
     sub = subscription_create(name="fuzz", target_url="https://hooks.example.com/x", api_key=key)
     return {

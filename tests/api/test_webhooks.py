@@ -13,7 +13,7 @@ from django.test import override_settings
 
 from notifications.models import Message
 from notifications.services import message_deliver
-from tickets.api import webhooks
+from tickets import webhooks
 from tickets.models import WebhookSubscription
 
 from .helpers import assert_problem, penalty_body
@@ -95,7 +95,7 @@ def test_publish_is_idempotent_per_subscription_and_event(api):
 
     event = TicketEvent.objects.first()
     before = Message.objects.filter(channel="webhook").count()
-    webhooks.webhooks_publish(event)
+    webhooks.publish(event)
     assert Message.objects.filter(channel="webhook").count() == before
 
 

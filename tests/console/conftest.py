@@ -3,7 +3,7 @@ import time_machine
 
 from cstrack import calendar
 from notifications.models import Message
-from tickets import services
+from tickets.lifecycle import services
 from tickets.models import Action, FollowUp
 
 

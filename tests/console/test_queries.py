@@ -6,7 +6,7 @@ import pytest
 import time_machine
 
 from cstrack import calendar
-from tickets import services
+from tickets.lifecycle import services
 from tickets.models import Ticket
 
 pytestmark = pytest.mark.django_db

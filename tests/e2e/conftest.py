@@ -66,7 +66,7 @@ def seed_data(transactional_db):
     from django.contrib.contenttypes.management import create_contenttypes
 
     from cstrack.roles import ensure_roles
-    from tickets.defaults import install
+    from tickets.kinds.defaults import install
 
     for app_config in apps.get_app_configs():
         create_contenttypes(app_config, verbosity=0)

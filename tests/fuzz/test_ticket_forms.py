@@ -14,9 +14,9 @@ from hypothesis import strategies as st
 from cstrack.actors import Actor
 from cstrack.calendar import KST
 from cstrack.errors import DomainError
-from tickets import services
 from tickets.console.forms import COMMON_TEXT_FIELDS
-from tickets.defaults import KINDS
+from tickets.kinds.defaults import KINDS
+from tickets.lifecycle import services
 from tickets.models import ConsentBasis, Ticket
 
 pytestmark = pytest.mark.django_db

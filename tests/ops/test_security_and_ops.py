@@ -18,8 +18,9 @@ from cstrack import calendar
 from cstrack.actors import Actor
 from cstrack.logging import PiiScrubFilter, scrub
 from tests.conftest import make_user
-from tickets import retention, services
+from tickets.lifecycle import services
 from tickets.models import EventType, Status
+from tickets.privacy import contact, retention
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -134,7 +135,7 @@ def test_log_filter_masks_phone_numbers_and_emails():
 def test_metrics_endpoint_reports_backlog_and_breaches(make_ticket):
     ticket = make_ticket()
     with time_machine.travel(calendar.d_plus(ticket.received_at, 4, datetime.min.time()), tick=False):
-        from tickets.followups import dispatch_due
+        from tickets.followups.dispatcher import dispatch_due
 
         body = Client().get("/metrics").content.decode()
         assert "cstrack_followups_due 2.0" in body  # D+3 SMS and the breach alert are due
@@ -228,7 +229,7 @@ def test_a_name_stored_in_plain_details_under_an_old_schema_version_is_purged(ma
     Ticket.objects.filter(pk=ticket.pk).update(
         schema_version=old, details={**ticket.details, "inquirer_name": "한제휴"}
     )
-    services.ticket_purge_contact(Ticket.objects.get(pk=ticket.pk), actor=Actor.for_user(agent), reason="요청")
+    contact.ticket_purge_contact(Ticket.objects.get(pk=ticket.pk), actor=Actor.for_user(agent), reason="요청")
     purged = Ticket.objects.get(pk=ticket.pk)
     assert "inquirer_name" not in purged.details
     assert "inquirer_name" in purged.events.get(type=EventType.PURGED).data["fields"]
@@ -243,7 +244,7 @@ def test_health_command_fails_on_an_old_due_backlog(make_ticket, capsys):
         assert exit_info.value.code == 1
         out = capsys.readouterr().out
         assert "healthy: False" in out and "oldest_due_followup_age_s" in out
-        from tickets.followups import dispatch_due
+        from tickets.followups.dispatcher import dispatch_due
 
         dispatch_due()
         call_command("health", "--no-workers", "--max-due-age", "600")

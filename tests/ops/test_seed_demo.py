@@ -8,7 +8,7 @@ from django.core.management import call_command
 
 from cstrack.calendar import KST
 from notifications.models import Message
-from tickets import followups
+from tickets.followups import dispatcher
 from tickets.models import PENDING_FOLLOWUP_STATES, FollowUp, FollowUpState, Status, Ticket
 
 pytestmark = pytest.mark.django_db
@@ -27,11 +27,11 @@ def test_seed_demo_shows_every_status_and_fires_the_demo_reminder_once():
     assert demo.due_at == START + timedelta(seconds=60)
     assert FollowUp.objects.filter(ticket=demo.ticket, policy=demo.policy).count() == 1
     with time_machine.travel(START + timedelta(seconds=59), tick=False):
-        followups.dispatch_due()
+        dispatcher.dispatch_due()
     assert FollowUp.objects.get(pk=demo.pk).state == FollowUpState.SCHEDULED
     with time_machine.travel(START + timedelta(seconds=60), tick=False):
-        followups.dispatch_due()
-        followups.dispatch_due()
+        dispatcher.dispatch_due()
+        dispatcher.dispatch_due()
     assert FollowUp.objects.get(pk=demo.pk).state == FollowUpState.DONE
     reminder = Message.objects.filter(idempotency_key__startswith=f"followup:{demo.pk}:")
     assert reminder.count() == 1 and reminder.get().channel == "email"

@@ -14,8 +14,9 @@ from django.core.management import call_command
 from cstrack import calendar, pii
 from cstrack.actors import Actor
 from cstrack.errors import Conflict, DomainValidationError, PermissionDenied
-from tickets import attachments, retention, services
+from tickets.lifecycle import services
 from tickets.models import Attachment, EventType, Status
+from tickets.privacy import attachments, contact, retention
 
 from .conftest import JPEG, PDF, PNG, ZIP
 
@@ -248,6 +249,6 @@ def test_sweep_leaves_live_and_recent_files(cs_ticket, actor):
 
 
 def test_purged_or_closed_tickets_take_no_files(cs_ticket, actor):
-    services.ticket_purge_contact(cs_ticket, actor=actor, reason="시험")
+    contact.ticket_purge_contact(cs_ticket, actor=actor, reason="시험")
     with pytest.raises(Conflict):
         attachments.attachment_add(cs_ticket, actor=actor, name="r.pdf", content=PDF)

@@ -8,8 +8,9 @@ from django.db import IntegrityError, connection, transaction
 from cstrack import pii
 from cstrack.actors import Actor
 from cstrack.errors import Conflict, DomainValidationError, NotFound, PermissionDenied
-from tickets import delegation, services
+from tickets.lifecycle import services
 from tickets.models import DelegationCase, DelegationRelation, EventType, Status, ThirdPartyDelegation
+from tickets.privacy import contact, delegation, reveals
 
 pytestmark = pytest.mark.django_db
 
@@ -137,7 +138,7 @@ def test_a_record_of_another_ticket_does_not_open_this_one(ticket, make_ticket, 
 
 
 def test_third_party_reveals_share_the_reveal_rate_limit(ticket, actor, operator, monkeypatch):
-    monkeypatch.setattr(services, "REVEALS_PER_HOUR", 2)
+    monkeypatch.setattr(reveals, "REVEALS_PER_HOUR", 2)
     d = _record(ticket, actor)
     ops = Actor.for_user(operator)
     delegation.delegation_contact_number(ticket, d, actor=ops, reason="1")
@@ -149,7 +150,7 @@ def test_third_party_reveals_share_the_reveal_rate_limit(ticket, actor, operator
 
 def test_purge_removes_third_party_numbers_and_keeps_the_record(ticket, actor, operator):
     d = _record(ticket, actor)
-    services.ticket_purge_contact(ticket, actor=actor, reason="시험")
+    contact.ticket_purge_contact(ticket, actor=actor, reason="시험")
     d.refresh_from_db()
     assert d.third_party_phone is None and d.third_party_phone_hash == "" and d.third_party_phone_masked == ""
     assert d.caller == "" and d.revoked_at and not d.is_active

@@ -9,8 +9,8 @@ from django.test import override_settings
 
 from cstrack import pii
 from cstrack.actors import Actor
-from tickets import attachments, delegation
 from tickets.models import ThirdPartyDelegation
+from tickets.privacy import attachments, delegation
 
 from .conftest import PDF
 

@@ -37,10 +37,11 @@ from cstrack.errors import DomainError
 from cstrack.pii import EncryptedJSONField, EncryptedTextField
 from notifications import services as outbox
 from notifications.providers import memory
-from tickets import delegation, followups, retention, services, workflow
-from tickets.api import signals
 from tickets.api.keys import apikey_create
+from tickets.followups import dispatcher
+from tickets.lifecycle import services, workflow
 from tickets.models import Board, Status, Ticket
+from tickets.privacy import consent, contact, delegation, retention
 
 from .conftest import PDF
 
@@ -119,13 +120,6 @@ def broker(monkeypatch):
     return sent
 
 
-@pytest.fixture
-def webhooks():
-    signals.connect()
-    yield
-    signals.disconnect()
-
-
 class Recorder:
     """API clients whose every response is kept; errors are what (d) scans."""
 
@@ -201,7 +195,7 @@ def _fill_personal(example: dict, people: Customers) -> dict:
 
 
 def test_no_customer_phone_or_email_outside_encrypted_columns(
-    raw_logs, broker, webhooks, settings, supervisor, operator, agent, django_capture_on_commit_callbacks
+    raw_logs, broker, settings, supervisor, operator, agent, django_capture_on_commit_callbacks
 ):
     settings.CSTRACK_QUIET_HOURS = ("21:00", "08:00")
     people = Customers()
@@ -246,9 +240,7 @@ def test_no_customer_phone_or_email_outside_encrypted_columns(
             consent_basis="newly_collected",
             actor=agent_actor,
         )
-        services.ticket_record_consent(
-            direct, actor=agent_actor, basis="newly_collected", customer_phone=people.phone()
-        )
+        consent.ticket_record_consent(direct, actor=agent_actor, basis="newly_collected", customer_phone=people.phone())
         services.ticket_log_recontact(direct, actor=agent_actor, note="재문의")
 
         penalty = refs["driver-penalty-request"]
@@ -352,7 +344,7 @@ def test_no_customer_phone_or_email_outside_encrypted_columns(
             lambda: services.ticket_update(direct, actor=agent_actor, changes={"customer_phone": people.phone()})
         )
         expect_error(lambda: services.ticket_transition(direct, to_status=people.email(), actor=agent_actor))
-        expect_error(lambda: services.ticket_reveal_contact(direct, actor=agent_actor, reason="x"))
+        expect_error(lambda: contact.ticket_reveal_contact(direct, actor=agent_actor, reason="x"))
         expect_error(
             lambda: delegation.delegation_record(
                 direct,
@@ -388,7 +380,7 @@ def test_no_customer_phone_or_email_outside_encrypted_columns(
             django_capture_on_commit_callbacks(execute=True),
             time_machine.travel(calendar.after_seconds(START, days * 86400 + 3600), tick=False),
         ):
-            followups.dispatch_due()
+            dispatcher.dispatch_due()
             outbox.outbox_sweep()
             deliver_everything()
     from notifications.models import Message

@@ -343,7 +343,7 @@ def defaults_installed(require_services, transactional_db):
     from django.apps import apps
 
     from cstrack.roles import ensure_roles
-    from tickets.defaults import install
+    from tickets.kinds.defaults import install
 
     install(apps)
     ensure_roles()
@@ -482,7 +482,7 @@ def bulk_due_followups(count: int, *, outcome: str = "warning", seed: int = 1) -
     """`count` penalty tickets (outcome recorded, so their D+3 SMS goes) each with one SMS
     follow-up due now, created with bulk_create. Returns the FollowUp ids."""
     from cstrack import calendar, pii
-    from tickets import services
+    from tickets.lifecycle import services
     from tickets.models import FollowUp, FollowUpPolicy, FollowUpState, Ticket
 
     policy = FollowUpPolicy.objects.get(code=SMS_POLICY)

@@ -16,7 +16,7 @@ import time_machine
 
 from cstrack import calendar
 from cstrack.calendar import KST
-from tickets.followups import due_time
+from tickets.followups.scheduling import due_time
 from tickets.models import FollowUpPolicy
 
 from .conftest import SMS_POLICY, figure
@@ -83,7 +83,8 @@ def test_through_the_engine_outcomes_at_any_hour_never_send_in_quiet_hours(setti
     from notifications.models import Message
     from notifications.providers import memory
     from tests.conftest import PENALTY_DETAILS, make_user
-    from tickets import followups, services
+    from tickets.followups import dispatcher
+    from tickets.lifecycle import services
     from tickets.models import Action, FollowUp
 
     settings.CSTRACK_QUIET_HOURS = ("21:00", "08:00")
@@ -116,7 +117,7 @@ def test_through_the_engine_outcomes_at_any_hour_never_send_in_quiet_hours(setti
             services.ticket_record_outcome(ticket, outcome="warning", actor=ops)
         dispatch_at = max(d3, outcome_at)
         with time_machine.travel(dispatch_at, tick=False):
-            followups.dispatch_due()
+            dispatcher.dispatch_due()
         message = Message.objects.get(idempotency_key=f"followup:{sms_duty.pk}:customer")
         expected = calendar.next_allowed_send_time(dispatch_at)
         if message.next_attempt_at != expected or calendar.in_quiet_hours(message.next_attempt_at):

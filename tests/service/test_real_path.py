@@ -12,7 +12,7 @@ from cstrack import calendar
 from cstrack.actors import Actor
 from notifications.models import Message
 from notifications.providers.solapi import national_number
-from tickets import services
+from tickets.lifecycle import services
 from tickets.models import FollowUp, FollowUpState, Ticket
 
 from .conftest import PENALTY_DETAILS, SMS_POLICY, Api, api_available, figure, role_user, set_sms_policy, wait_until

@@ -11,7 +11,8 @@ import pytest
 
 from cstrack.actors import Actor
 from notifications.models import Message
-from tickets import followups, services
+from tickets.followups import dispatcher
+from tickets.lifecycle import services
 from tickets.models import FollowUp, FollowUpState
 
 from .conftest import (
@@ -81,7 +82,7 @@ def test_requests_succeed_while_redis_is_down_and_delivery_catches_up(service_en
         # A worker that already held a dispatch task when Redis went away: the outbox rows are
         # written, each publish of deliver_message fails fast and is left for the sweep.
         t0 = time.monotonic()
-        result = followups.dispatch_due()
+        result = dispatcher.dispatch_due()
         dispatch_seconds = time.monotonic() - t0
         # (A dispatch task the worker received just before the outage may have taken some.)
         assert Message.objects.filter(state=Message.State.PENDING).count() == TICKETS

@@ -153,7 +153,7 @@ def supervisor_actor(supervisor):
 @pytest.fixture
 def create(db, actor):
     """create(kind, details=None, **kwargs): the kind's valid example, overridable."""
-    from tickets import services
+    from tickets.lifecycle import services
 
     def _create(kind, details=None, **kwargs):
         base_details, base_kwargs = VALID[kind]

@@ -5,8 +5,9 @@ import json
 import pytest
 from django.db.models import ProtectedError
 
-from tickets import services
+from tickets.lifecycle import services
 from tickets.models import EventType, Status, TicketEvent
+from tickets.privacy import consent, contact
 
 from .conftest import EMAIL, PHONE
 
@@ -93,15 +94,15 @@ def test_transition_outcome_assignment_events(make_ticket, actor, operator, oper
 
 def test_consent_and_reveal_events(make_ticket, actor, operator_actor):
     ticket = make_ticket()
-    services.ticket_record_consent(ticket, actor=actor, basis="newly_collected", customer_phone=PHONE)
-    consent = _events(ticket, EventType.CONSENT).get()
-    assert consent.data["customer_phone"] == "010-****-5678"
-    assert consent.data["before"]["basis"] == "" and consent.data["before"]["customer_phone"] == ""
-    assert consent.data["after"]["basis"] == "newly_collected" and consent.data["after"]["customer_phone"] == (
-        "010-****-5678"
-    )
-    assert_no_plain_contact(consent)
-    revealed = services.ticket_reveal_contact(ticket, actor=operator_actor, reason="회신 전화")
+    consent.ticket_record_consent(ticket, actor=actor, basis="newly_collected", customer_phone=PHONE)
+    consent_event = _events(ticket, EventType.CONSENT).get()
+    assert consent_event.data["customer_phone"] == "010-****-5678"
+    assert consent_event.data["before"]["basis"] == "" and consent_event.data["before"]["customer_phone"] == ""
+    assert consent_event.data["after"]["basis"] == "newly_collected" and consent_event.data["after"][
+        "customer_phone"
+    ] == ("010-****-5678")
+    assert_no_plain_contact(consent_event)
+    revealed = contact.ticket_reveal_contact(ticket, actor=operator_actor, reason="회신 전화")
     assert revealed["customer_phone"] == "+821012345678"
     event = _events(ticket, EventType.CONTACT_REVEALED).get()
     assert event.data == {"reason": "회신 전화"} and event.actor == operator_actor.user
@@ -109,7 +110,7 @@ def test_consent_and_reveal_events(make_ticket, actor, operator_actor):
 
 def test_withdraw_and_recontact_events(make_ticket, actor):
     ticket = make_ticket(customer_phone=PHONE, consent_basis="newly_collected")
-    services.ticket_withdraw_consent(ticket, actor=actor, note="고객 요청")
+    consent.ticket_withdraw_consent(ticket, actor=actor, note="고객 요청")
     services.ticket_log_recontact(ticket, actor=actor, note="결과 문의")
     assert _events(ticket, EventType.CONSENT_WITHDRAWN).get().data == {"note": "고객 요청"}
     assert "promised_by" in _events(ticket, EventType.RECONTACT).get().data

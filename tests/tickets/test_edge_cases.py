@@ -5,8 +5,9 @@ from datetime import timedelta
 import pytest
 
 from cstrack.errors import DomainValidationError, StaleVersion
-from tickets import services
+from tickets.lifecycle import services
 from tickets.models import Action, EventType, FollowUp, FollowUpState, Status, Ticket, TicketEvent
+from tickets.privacy import consent
 
 from .conftest import PHONE, at, kst
 
@@ -77,13 +78,13 @@ def test_update_unknown_field(make_ticket, actor):
 def test_verify_only_refused_while_contact_is_stored(make_ticket, actor):
     ticket = make_ticket(customer_phone=PHONE, consent_basis="newly_collected")
     with pytest.raises(DomainValidationError) as exc:
-        services.ticket_record_consent(ticket, actor=actor, basis="verify_only")
+        consent.ticket_record_consent(ticket, actor=actor, basis="verify_only")
     assert list(exc.value.field_errors) == ["consent_basis"]
     assert Ticket.objects.get(pk=ticket.pk).consent_basis == "newly_collected"
 
 
 def test_record_consent_later_stores_masked_contact(make_ticket, actor):
-    ticket = services.ticket_record_consent(
+    ticket = consent.ticket_record_consent(
         make_ticket(), actor=actor, basis="newly_collected", customer_phone="+82 10 1234 5678"
     )
     stored = Ticket.objects.get(pk=ticket.pk)

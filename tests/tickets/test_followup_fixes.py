@@ -4,8 +4,9 @@ request's routing following its details, and a purge removing every personal fie
 import pytest
 
 from cstrack.actors import Actor
-from tickets import services
+from tickets.lifecycle import services
 from tickets.models import TicketEvent
+from tickets.privacy import contact
 
 
 @pytest.mark.django_db
@@ -40,6 +41,6 @@ def test_purge_removes_delegation_caller_and_masked_contact(make_ticket):
         delegation_caller="호출자 김OO",
         delegation_relation="spouse",
     )
-    services.ticket_purge_contact(ticket, actor=Actor(label="test"), reason="test")
+    contact.ticket_purge_contact(ticket, actor=Actor(label="test"), reason="test")
     ticket.refresh_from_db()
     assert (ticket.customer_phone, ticket.customer_phone_masked, ticket.delegation_caller) == (None, "", "")

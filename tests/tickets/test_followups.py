@@ -9,8 +9,12 @@ from cstrack.errors import Conflict, DomainValidationError, PermissionDenied
 from notifications import services as outbox
 from notifications.models import Message
 from notifications.providers import memory
-from tickets import followups, services
+from tickets.followups import changes as followup_changes
+from tickets.followups import dispatcher, scheduling
+from tickets.followups import messages as followup_messages
+from tickets.lifecycle import services
 from tickets.models import Action, Board, EventType, FollowUp, FollowUpState, Status, Ticket, TicketEvent
+from tickets.privacy import consent, contact
 from tickets.selectors import callbacks_due_for, overdue_followups, overdue_tickets
 
 from .conftest import EMAIL, PHONE_E164, VALID, at, kst
@@ -51,7 +55,7 @@ def test_penalty_feedback_due_on_d_plus_3_at_10(penalty):
     assert sms.state == breach.state == ST.SCHEDULED
     assert breach.marks_breach and not sms.marks_breach
     with at(2026, 11, 22, 9, 59):
-        assert followups.dispatch_due().claimed == 0
+        assert dispatcher.dispatch_due().claimed == 0
     assert not Message.objects.exists()
     assert FollowUp.objects.filter(ticket=penalty, state=ST.SCHEDULED).count() == 2
 
@@ -60,10 +64,10 @@ def test_outcome_before_d3_sends_exactly_one_sms(penalty, operator_actor):
     with at(2026, 11, 20, 11, 0):
         services.ticket_record_outcome(penalty, outcome="warning", actor=operator_actor)
     with at(2026, 11, 22, 10, 0):
-        result = followups.dispatch_due()
+        result = dispatcher.dispatch_due()
         assert (result.claimed, result.done, result.skipped) == (2, 1, 1)
-        followups.dispatch_due()
-        assert followups.dispatch_due().claimed == 0
+        dispatcher.dispatch_due()
+        assert dispatcher.dispatch_due().claimed == 0
         assert sms_messages().count() == 1
         assert Message.objects.count() == 1  # no supervisor alert: the outcome came in time
         message = sms_messages().get()
@@ -81,7 +85,7 @@ def test_outcome_before_d3_sends_exactly_one_sms(penalty, operator_actor):
 
 def test_no_outcome_at_d3_holds_sms_alerts_and_breaches(penalty, operator_actor):
     with at(2026, 11, 22, 10, 0):
-        result = followups.dispatch_due()
+        result = dispatcher.dispatch_due()
         assert (result.held, result.done) == (1, 1)
     sms_fu = fu(penalty, Action.CUSTOMER_MESSAGE)
     assert sms_fu.state == ST.HELD and sms_fu.message is None
@@ -98,12 +102,12 @@ def test_no_outcome_at_d3_holds_sms_alerts_and_breaches(penalty, operator_actor)
         services.ticket_record_outcome(penalty, outcome="suspension", actor=operator_actor)
         sms_fu.refresh_from_db()
         assert sms_fu.state == ST.SCHEDULED and sms_fu.due_at == kst(2026, 11, 22, 22, 0)
-        assert followups.dispatch_due().done == 1
+        assert dispatcher.dispatch_due().done == 1
         message = sms_messages().get()
         assert message.next_attempt_at == kst(2026, 11, 23, 8, 0)
         assert outbox.message_deliver(message.pk) == "skipped"
     with at(2026, 11, 23, 8, 0):
-        assert followups.dispatch_due().claimed == 0
+        assert dispatcher.dispatch_due().claimed == 0
         assert outbox.message_deliver(message.pk) == "sent"
     assert [m["to"] for m in memory.outbox()] == [PHONE_E164]
     assert sms_messages().count() == 1
@@ -113,17 +117,17 @@ def test_no_action_outcome_skips_the_sms(penalty, operator_actor):
     with at(2026, 11, 21, 9, 0):
         services.ticket_record_outcome(penalty, outcome="no_action", actor=operator_actor, reason="관리자 컨펌")
     with at(2026, 11, 22, 10, 0):
-        assert followups.dispatch_due().skipped == 2
+        assert dispatcher.dispatch_due().skipped == 2
     assert fu(penalty, Action.CUSTOMER_MESSAGE).state == ST.SKIPPED
     assert not Message.objects.exists()
 
 
 def test_no_action_after_hold_skips_the_sms(penalty, operator_actor):
     with at(2026, 11, 22, 10, 0):
-        followups.dispatch_due()
+        dispatcher.dispatch_due()
     with at(2026, 11, 22, 12, 0):
         services.ticket_record_outcome(penalty, outcome="no_action", actor=operator_actor, reason="관리자 컨펌")
-        followups.dispatch_due()
+        dispatcher.dispatch_due()
     assert fu(penalty, Action.CUSTOMER_MESSAGE).state == ST.SKIPPED
     assert not sms_messages().exists()
 
@@ -133,14 +137,14 @@ def test_no_feedback_requested_means_no_customer_followup(create):
         ticket = create(PENALTY, details={**VALID[PENALTY][0], "feedback_requested": False})
     assert not FollowUp.objects.filter(ticket=ticket).exists()
     with at(2026, 11, 22, 10, 0):
-        assert followups.dispatch_due().claimed == 0
+        assert dispatcher.dispatch_due().claimed == 0
     assert not Message.objects.exists()
 
 
 def test_scheduling_is_idempotent_per_occurrence(penalty):
     from tickets.models import Trigger
 
-    again = followups.schedule(penalty, Trigger.TICKET_RECEIVED, anchor=penalty.received_at, occurrence="created")
+    again = scheduling.schedule(penalty, Trigger.TICKET_RECEIVED, anchor=penalty.received_at, occurrence="created")
     assert again == []
     assert FollowUp.objects.filter(ticket=penalty).count() == 2
 
@@ -197,14 +201,14 @@ def test_callbacks_due_by_default_include_duties_already_due_after_closing(recon
 def test_completed_call_back_skips_reminder_and_breach(recontacted, actor):
     ticket, _ = recontacted
     with at(2026, 11, 23, 8, 30):
-        done = followups.followup_complete(fu(ticket, Action.CALL_BACK), actor=actor, note="통화 완료")
+        done = followup_changes.followup_complete(fu(ticket, Action.CALL_BACK), actor=actor, note="통화 완료")
         assert done.state == ST.DONE and done.completed_by == actor.user
         with pytest.raises(Conflict):
-            followups.followup_complete(done, actor=actor)
+            followup_changes.followup_complete(done, actor=actor)
     with at(2026, 11, 23, 9, 0):
-        assert followups.dispatch_due().skipped == 1
+        assert dispatcher.dispatch_due().skipped == 1
     with at(2026, 11, 24, 18, 0):
-        assert followups.dispatch_due().skipped == 1
+        assert dispatcher.dispatch_due().skipped == 1
     assert fu(ticket, Action.REMIND_OWNER).state == ST.SKIPPED
     assert fu(ticket, Action.ALERT_SUPERVISOR).state == ST.SKIPPED
     assert Ticket.objects.get(pk=ticket.pk).breached_at is None
@@ -214,17 +218,17 @@ def test_completed_call_back_skips_reminder_and_breach(recontacted, actor):
 def test_missed_call_back_reminds_then_breaches(recontacted, actor, operator):
     ticket, _ = recontacted
     with at(2026, 11, 23, 8, 59):
-        assert followups.dispatch_due().claimed == 0
+        assert dispatcher.dispatch_due().claimed == 0
     with at(2026, 11, 23, 9, 0):
-        assert followups.dispatch_due().done == 1
+        assert dispatcher.dispatch_due().done == 1
     reminder = Message.objects.get()
     assert reminder.recipient == operator.email and reminder.channel == "email"
     assert "2026-11-24 (화) 18:00" in reminder.body
     with at(2026, 11, 24, 17, 59):
-        assert followups.dispatch_due().claimed == 0
+        assert dispatcher.dispatch_due().claimed == 0
         assert Ticket.objects.get(pk=ticket.pk).breached_at is None
     with at(2026, 11, 24, 18, 0):
-        assert followups.dispatch_due().done == 1
+        assert dispatcher.dispatch_due().done == 1
     assert Ticket.objects.get(pk=ticket.pk).breached_at == kst(2026, 11, 24, 18, 0)
     assert Message.objects.filter(recipient_masked__endswith="@staff.example").count() == 2
     # The call back itself is a person's duty: never carried out by the dispatcher.
@@ -232,7 +236,7 @@ def test_missed_call_back_reminds_then_breaches(recontacted, actor, operator):
     assert call_back.state == ST.SCHEDULED
     assert call_back in overdue_followups(kst(2026, 11, 24, 18, 1))
     with at(2026, 11, 25, 10, 0):
-        followups.followup_complete(call_back, actor=actor)
+        followup_changes.followup_complete(call_back, actor=actor)
     event = TicketEvent.objects.filter(ticket=ticket, type=EventType.FOLLOWUP, data__change="completed").get()
     assert event.data["late"] is True
 
@@ -240,7 +244,7 @@ def test_missed_call_back_reminds_then_breaches(recontacted, actor, operator):
 def test_automatic_followup_cannot_be_completed_by_hand(recontacted, actor):
     ticket, _ = recontacted
     with pytest.raises(Conflict):
-        followups.followup_complete(fu(ticket, Action.REMIND_OWNER), actor=actor)
+        followup_changes.followup_complete(fu(ticket, Action.REMIND_OWNER), actor=actor)
 
 
 # --- Waiting on the customer stops the clock -----------------------------------------------------
@@ -253,7 +257,7 @@ def test_waiting_on_customer_shifts_due_times_by_the_paused_time(recontacted, ac
         services.ticket_transition(ticket, to_status=Status.WAITING_CUSTOMER, actor=actor)
     assert set(FollowUp.objects.filter(ticket=ticket).values_list("state", flat=True)) == {ST.PAUSED}
     with at(2026, 11, 23, 9, 30):  # the reminder would have been due at 09:00
-        assert followups.dispatch_due().claimed == 0
+        assert dispatcher.dispatch_due().claimed == 0
     with at(2026, 11, 23, 10, 0):
         services.ticket_transition(ticket, to_status=Status.IN_PROGRESS, actor=actor)
     after = {f.pk: f.due_at for f in FollowUp.objects.filter(ticket=ticket)}
@@ -272,7 +276,7 @@ def test_cancelling_cancels_pending_followups(penalty, actor):
     event = TicketEvent.objects.get(ticket=penalty, type=EventType.FOLLOWUP)
     assert event.data["cancelled"] == 2
     with at(2026, 11, 22, 10, 0):
-        assert followups.dispatch_due().claimed == 0
+        assert dispatcher.dispatch_due().claimed == 0
     assert not Message.objects.exists()
 
 
@@ -286,22 +290,22 @@ def test_closing_cancels_pending_followups(recontacted, actor):
 
 def test_withdrawn_consent_cancels_customer_messages_only(penalty, actor, operator_actor):
     with at(2026, 11, 20, 9, 0):
-        services.ticket_withdraw_consent(penalty, actor=actor, note="문자 거부")
+        consent.ticket_withdraw_consent(penalty, actor=actor, note="문자 거부")
         services.ticket_record_outcome(penalty, outcome="warning", actor=operator_actor)
     assert fu(penalty, Action.CUSTOMER_MESSAGE).state == ST.CANCELLED
     assert fu(penalty, Action.ALERT_SUPERVISOR).state == ST.SCHEDULED
     with at(2026, 11, 22, 10, 0):
-        followups.dispatch_due()
+        dispatcher.dispatch_due()
     assert not sms_messages().exists()
 
 
 def test_withdrawn_consent_after_release_still_sends_nothing(penalty, actor, operator_actor):
     with at(2026, 11, 22, 10, 0):
-        followups.dispatch_due()  # SMS held
+        dispatcher.dispatch_due()  # SMS held
     with at(2026, 11, 22, 11, 0):
-        services.ticket_withdraw_consent(penalty, actor=actor)
+        consent.ticket_withdraw_consent(penalty, actor=actor)
         services.ticket_record_outcome(penalty, outcome="warning", actor=operator_actor)
-        followups.dispatch_due()
+        dispatcher.dispatch_due()
     assert fu(penalty, Action.CUSTOMER_MESSAGE).state == ST.CANCELLED
     assert not sms_messages().exists()
 
@@ -310,7 +314,7 @@ def _sms_waiting_for_the_morning(penalty, operator_actor):
     """Outcome recorded at 22:00 after D+3: the SMS is in the outbox, held until 08:00."""
     with at(2026, 11, 23, 22, 0):
         services.ticket_record_outcome(penalty, outcome="warning", actor=operator_actor)
-        followups.dispatch_due()
+        dispatcher.dispatch_due()
     message = sms_messages().get()
     assert (message.state, message.next_attempt_at) == (Message.State.PENDING, kst(2026, 11, 24, 8, 0))
     return message
@@ -319,7 +323,7 @@ def _sms_waiting_for_the_morning(penalty, operator_actor):
 def test_withdrawn_consent_stops_an_sms_already_waiting_in_the_outbox(penalty, actor, operator_actor):
     message = _sms_waiting_for_the_morning(penalty, operator_actor)
     with at(2026, 11, 23, 22, 30):
-        services.ticket_withdraw_consent(penalty, actor=actor, note="문자 거부")
+        consent.ticket_withdraw_consent(penalty, actor=actor, note="문자 거부")
     with at(2026, 11, 24, 8, 0):
         assert outbox.message_deliver(message.pk) == "skipped"
         assert outbox.outbox_sweep() == 0
@@ -333,7 +337,7 @@ def test_cancelling_the_ticket_stops_its_waiting_sms_but_closing_it_does_not(cre
     with at(2026, 11, 23, 22, 0):
         for ticket in (cancelled, closed):
             services.ticket_record_outcome(ticket, outcome="warning", actor=operator_actor)
-        followups.dispatch_due()
+        dispatcher.dispatch_due()
     with at(2026, 11, 23, 22, 30):
         # The outcome was recorded in error and the request is withdrawn: reopened, then cancelled.
         reopened = services.ticket_transition(
@@ -362,14 +366,14 @@ def test_purging_the_contact_erases_it_from_sent_and_waiting_messages(create, ac
         sent_one, waiting_one = create(PENALTY), create(PENALTY)
     with at(2026, 11, 22, 10, 0):
         services.ticket_record_outcome(sent_one, outcome="warning", actor=operator_actor)
-        followups.dispatch_due()
+        dispatcher.dispatch_due()
         outbox.message_deliver(sms_messages().get().pk)
     with at(2026, 11, 23, 22, 0):
         services.ticket_record_outcome(waiting_one, outcome="warning", actor=operator_actor)
-        followups.dispatch_due()
+        dispatcher.dispatch_due()
     with at(2026, 11, 23, 22, 30):
         for ticket in (sent_one, waiting_one):
-            services.ticket_purge_contact(Ticket.objects.get(pk=ticket.pk), actor=actor, reason="삭제 요청")
+            contact.ticket_purge_contact(Ticket.objects.get(pk=ticket.pk), actor=actor, reason="삭제 요청")
     assert sms_messages().count() == 2
     for message in sms_messages():
         assert (message.recipient, message.recipient_masked) == ("", "")
@@ -390,16 +394,20 @@ def test_reschedule_needs_permission_and_reason(penalty, actor, operator_actor, 
     new_due = kst(2026, 11, 23, 10, 0)
     for who in (actor, operator_actor):
         with pytest.raises(PermissionDenied):
-            followups.followup_reschedule(sms, due_at=new_due, reason="고객 요청", actor=who)
+            followup_changes.followup_reschedule(sms, due_at=new_due, reason="고객 요청", actor=who)
     with pytest.raises(DomainValidationError) as exc:
-        followups.followup_reschedule(sms, due_at=new_due, reason=" ", actor=supervisor_actor)
+        followup_changes.followup_reschedule(sms, due_at=new_due, reason=" ", actor=supervisor_actor)
     assert list(exc.value.field_errors) == ["reason"]
     with pytest.raises(DomainValidationError) as exc:
-        followups.followup_reschedule(sms, due_at=new_due.replace(tzinfo=None), reason="x", actor=supervisor_actor)
+        followup_changes.followup_reschedule(
+            sms, due_at=new_due.replace(tzinfo=None), reason="x", actor=supervisor_actor
+        )
     assert list(exc.value.field_errors) == ["due_at"]
     assert fu(penalty, Action.CUSTOMER_MESSAGE).due_at == kst(2026, 11, 22, 10, 0)
 
-    moved = followups.followup_reschedule(sms, due_at=new_due, reason="고객이 월요일 수신 요청", actor=supervisor_actor)
+    moved = followup_changes.followup_reschedule(
+        sms, due_at=new_due, reason="고객이 월요일 수신 요청", actor=supervisor_actor
+    )
     assert moved.due_at == new_due and moved.reason == "고객이 월요일 수신 요청"
     event = TicketEvent.objects.get(ticket=penalty, type=EventType.FOLLOWUP)
     assert event.actor == supervisor_actor.user
@@ -411,18 +419,18 @@ def test_reschedule_needs_permission_and_reason(penalty, actor, operator_actor, 
 def test_cancel_needs_permission_and_reason(penalty, actor, supervisor_actor):
     breach = fu(penalty, Action.ALERT_SUPERVISOR)
     with pytest.raises(PermissionDenied):
-        followups.followup_cancel(breach, reason="중복", actor=actor)
+        followup_changes.followup_cancel(breach, reason="중복", actor=actor)
     with pytest.raises(DomainValidationError):
-        followups.followup_cancel(breach, reason="", actor=supervisor_actor)
+        followup_changes.followup_cancel(breach, reason="", actor=supervisor_actor)
     assert fu(penalty, Action.ALERT_SUPERVISOR).state == ST.SCHEDULED
-    cancelled = followups.followup_cancel(breach, reason="다른 티켓과 중복", actor=supervisor_actor)
+    cancelled = followup_changes.followup_cancel(breach, reason="다른 티켓과 중복", actor=supervisor_actor)
     assert cancelled.state == ST.CANCELLED
     event = TicketEvent.objects.get(ticket=penalty, type=EventType.FOLLOWUP)
     assert event.data == {"followup": breach.pk, "change": "cancelled", "reason": "다른 티켓과 중복"}
     with pytest.raises(Conflict):
-        followups.followup_cancel(breach, reason="again", actor=supervisor_actor)
+        followup_changes.followup_cancel(breach, reason="again", actor=supervisor_actor)
     with pytest.raises(Conflict):
-        followups.followup_reschedule(breach, due_at=kst(2026, 12, 1, 10, 0), reason="x", actor=supervisor_actor)
+        followup_changes.followup_reschedule(breach, due_at=kst(2026, 12, 1, 10, 0), reason="x", actor=supervisor_actor)
 
 
 # --- Season pass ----------------------------------------------------------------------------------
@@ -439,7 +447,7 @@ def season_pass(create):
 def test_season_pass_breach_at_end_of_business_day_1(season_pass):
     assert fu(season_pass, Action.ALERT_SUPERVISOR).due_at == kst(2026, 11, 24, 18, 0)
     with at(2026, 11, 24, 18, 0):
-        assert followups.dispatch_due().done == 1
+        assert dispatcher.dispatch_due().done == 1
     assert Ticket.objects.get(pk=season_pass.pk).breached_at == kst(2026, 11, 24, 18, 0)
 
 
@@ -455,12 +463,12 @@ def test_season_pass_registered_sms_immediately_respecting_quiet_hours(
         services.ticket_record_outcome(season_pass, outcome="registered", actor=operator_actor)
         sms = fu(season_pass, Action.CUSTOMER_MESSAGE)
         assert sms.due_at == kst(*when)
-        assert followups.dispatch_due().done == 1
+        assert dispatcher.dispatch_due().done == 1
     message = sms_messages().get()
     assert message.next_attempt_at == kst(*first_attempt)
     assert "12가3456" in message.body and "판교역 공영주차장" in message.body
     with at(2026, 11, 24, 18, 0):
-        followups.dispatch_due()
+        dispatcher.dispatch_due()
     assert fu(season_pass, Action.ALERT_SUPERVISOR).state == ST.SKIPPED
     assert Ticket.objects.get(pk=season_pass.pk).breached_at is None
 
@@ -468,7 +476,7 @@ def test_season_pass_registered_sms_immediately_respecting_quiet_hours(
 def test_season_pass_not_registrable_sends_no_sms(season_pass, operator_actor):
     with at(2026, 11, 23, 15, 0):
         services.ticket_record_outcome(season_pass, outcome="not_registrable", actor=operator_actor)
-        followups.dispatch_due()
+        dispatcher.dispatch_due()
     assert not FollowUp.objects.filter(ticket=season_pass, action=Action.CUSTOMER_MESSAGE).exists()
     assert not sms_messages().exists()
 
@@ -483,7 +491,7 @@ def test_business_signup_sends_intro_email_and_creates_call_back(create):
         intro = fu(ticket, Action.CUSTOMER_MESSAGE)
         assert intro.due_at == kst(2026, 11, 23, 10, 0)
         assert fu(ticket, Action.CALL_BACK).due_at == kst(2026, 11, 24, 18, 0)
-        assert followups.dispatch_due().done == 1
+        assert dispatcher.dispatch_due().done == 1
         mail = Message.objects.get()
         assert (mail.channel, mail.recipient) == ("email", EMAIL)
         assert ticket.reference in mail.body
@@ -516,7 +524,7 @@ def test_concurrent_dispatchers_send_once(create, operator_actor):
     def run():
         try:
             barrier.wait(10)
-            followups.dispatch_due(batch_size=2)
+            dispatcher.dispatch_due(batch_size=2)
         except Exception as exc:  # reported below
             errors.append(repr(exc))
         finally:
@@ -540,7 +548,7 @@ def test_message_context_fills_every_placeholder_a_template_may_use(penalty):
     or the follow-up fails at send time."""
     from notifications.templating import PLACEHOLDERS
 
-    context = followups.message_context(penalty, fu(penalty, Action.CUSTOMER_MESSAGE))
+    context = followup_messages.message_context(penalty, fu(penalty, Action.CUSTOMER_MESSAGE))
     assert set(PLACEHOLDERS) <= set(context)
     assert context["customer_name_masked"] == "고객" and context["summary"]
 
@@ -550,14 +558,14 @@ def test_masked_name_placeholder_comes_from_the_ticket(create):
         ticket = create("pet-partnership-inquiry")
     name = ticket.sensitive_details.get("inquirer_name") or ticket.details.get("inquirer_name")
     assert name
-    masked = followups.message_context(ticket)["customer_name_masked"]
+    masked = followup_messages.message_context(ticket)["customer_name_masked"]
     assert masked != name and masked[0] == name[0] and "*" in masked
 
 
 def test_promised_by_names_the_breach_deadline_when_no_call_back_is_pending(penalty):
     """An owner reminder says by when the customer was promised an answer: with no call back
     pending, the penalty request's D+3 deadline."""
-    context = followups.message_context(penalty, None)
+    context = followup_messages.message_context(penalty, None)
     assert context["promised_by"] == calendar.business_time_label(kst(2026, 11, 22, 10, 0))
 
 
@@ -608,7 +616,7 @@ def test_escalation_goes_to_the_level_above_the_supervisor(penalty, escalation_e
         dedupe_key=f"test-escalate:{penalty.pk}",
     )
     with at(2026, 11, 20, 10, 0):
-        followups.dispatch_due()
+        dispatcher.dispatch_due()
     message = Msg.objects.get(idempotency_key=f"followup:{escalation.pk}:email")
     assert message.recipient == (expected or SUPERVISOR_EMAIL)
 
@@ -617,4 +625,4 @@ def test_business_days_timing_keeps_the_time_of_day():
     from tickets.models import FollowUpPolicy
 
     policy = FollowUpPolicy(timing="business_days", timing_n=2)
-    assert followups.due_time(policy, kst(2026, 11, 20, 14, 30)) == kst(2026, 11, 24, 14, 30)
+    assert scheduling.due_time(policy, kst(2026, 11, 20, 14, 30)) == kst(2026, 11, 24, 14, 30)

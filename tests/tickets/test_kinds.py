@@ -6,10 +6,11 @@ import copy
 import pytest
 
 from cstrack.errors import DomainValidationError
-from tickets import services
-from tickets.defaults import KINDS
+from tickets.kinds import services as kind_services
+from tickets.kinds.defaults import KINDS
+from tickets.kinds.schema import check_schema, validate_details
+from tickets.lifecycle import services
 from tickets.models import Status, Ticket, TicketEvent, TicketKind
-from tickets.schema import check_schema, validate_details
 
 from .conftest import VALID, at
 
@@ -248,14 +249,14 @@ def _v2_schema():
 def test_kind_save_schema_creates_a_version_and_old_tickets_keep_theirs(create, actor):
     old = create("pet-cs-inquiry")
     kind = TicketKind.objects.get(code="pet-cs-inquiry")
-    v2 = services.kind_save_schema(kind, _v2_schema())
+    v2 = kind_services.kind_save_schema(kind, _v2_schema())
     assert v2.version == 2
     assert kind.schema_versions.count() == 2
     kind.refresh_from_db()
     assert kind.schema == _v2_schema()
 
     # Saving the same schema again does not create a third version.
-    assert services.kind_save_schema(kind, _v2_schema()).version == 2
+    assert kind_services.kind_save_schema(kind, _v2_schema()).version == 2
 
     # The v1 ticket still validates against v1 on update (no order_no needed)...
     updated = services.ticket_update(old, actor=actor, changes={"details": {"description": "다시 확인함"}})
@@ -297,7 +298,7 @@ def test_invalid_schema_is_refused(schema):
     assert check_schema(schema)
     kind = TicketKind.objects.get(code="pet-cs-inquiry")
     with pytest.raises(DomainValidationError) as exc:
-        services.kind_save_schema(kind, schema)
+        kind_services.kind_save_schema(kind, schema)
     assert "schema" in exc.value.field_errors
     assert kind.schema_versions.count() == 1
 

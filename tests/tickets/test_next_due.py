@@ -15,8 +15,12 @@ from hypothesis import strategies as st
 from cstrack import calendar
 from cstrack.actors import Actor
 from cstrack.errors import DomainError
-from tickets import followups, selectors, services
+from tickets import selectors
+from tickets.followups import changes as followup_changes
+from tickets.followups import dispatcher, scheduling
+from tickets.lifecycle import services
 from tickets.models import PENDING_FOLLOWUP_STATES, Action, FollowUp, Status, Ticket
+from tickets.privacy import consent, contact
 
 from .conftest import PHONE_E164, at, kst
 
@@ -70,7 +74,7 @@ def test_next_due_follows_every_change(make_ticket, supervisor, steps):
             pending = list(FollowUp.objects.filter(ticket=ticket, state__in=PENDING_FOLLOWUP_STATES).order_by("pk"))
             try:
                 if op == "dispatch":
-                    followups.dispatch_due()
+                    dispatcher.dispatch_due()
                 elif op in ("start", "wait", "resume", "resolve", "close", "cancel"):
                     target = {
                         "start": Status.IN_PROGRESS,
@@ -88,20 +92,20 @@ def test_next_due_follows_every_change(make_ticket, supervisor, steps):
                 elif op == "complete":
                     callbacks = [fu for fu in pending if fu.action == Action.CALL_BACK]
                     if callbacks:
-                        followups.followup_complete(callbacks[pick % len(callbacks)], actor=boss)
+                        followup_changes.followup_complete(callbacks[pick % len(callbacks)], actor=boss)
                 elif op == "reschedule" and pending:
-                    followups.followup_reschedule(
+                    followup_changes.followup_reschedule(
                         pending[pick % len(pending)],
                         due_at=calendar.after_seconds(calendar.now(), (pick - 5) * 3600),
                         reason="고객 요청",
                         actor=boss,
                     )
                 elif op == "drop" and pending:
-                    followups.followup_cancel(pending[pick % len(pending)], reason="중복", actor=boss)
+                    followup_changes.followup_cancel(pending[pick % len(pending)], reason="중복", actor=boss)
                 elif op == "withdraw":
-                    services.ticket_withdraw_consent(ticket, actor=boss, note="철회")
+                    consent.ticket_withdraw_consent(ticket, actor=boss, note="철회")
                 elif op == "purge":
-                    services.ticket_purge_contact(ticket, actor=boss, reason="요청")
+                    contact.ticket_purge_contact(ticket, actor=boss, reason="요청")
             except DomainError:
                 pass  # not allowed in this state: nothing changed, still consistent
             assert_consistent()
@@ -120,7 +124,7 @@ def test_overdue_queue_reads_next_due(make_ticket, supervisor):
         # Every pending duty cancelled: nothing is due any more, so it leaves the queue.
         boss = Actor.for_user(supervisor)
         for fu in FollowUp.objects.filter(ticket=ticket, state__in=PENDING_FOLLOWUP_STATES):
-            followups.followup_cancel(fu, reason="정리", actor=boss)
+            followup_changes.followup_cancel(fu, reason="정리", actor=boss)
         assert Ticket.objects.get(pk=ticket.pk).next_due_at is None
         assert list(selectors.overdue_tickets()) == []
 
@@ -130,7 +134,7 @@ def test_a_stale_copy_saved_later_keeps_the_engines_value(make_ticket, superviso
         ticket = _penalty(make_ticket)
         stale = Ticket.objects.get(pk=ticket.pk)
         for fu in FollowUp.objects.filter(ticket=ticket, state__in=PENDING_FOLLOWUP_STATES):
-            followups.followup_cancel(fu, reason="정리", actor=Actor.for_user(supervisor))
+            followup_changes.followup_cancel(fu, reason="정리", actor=Actor.for_user(supervisor))
         stale.title = "제목 변경"
         stale.save()
     stored = Ticket.objects.get(pk=ticket.pk)
@@ -148,7 +152,7 @@ def test_migration_backfill_and_refresh_all_recompute_from_follow_ups(make_ticke
     assert_consistent()
     assert all(Ticket.objects.get(pk=t.pk).next_due_at is not None for t in tickets)
     Ticket.objects.update(next_due_at=START)
-    assert followups.refresh_all_next_due(batch_size=2) == 3
+    assert scheduling.refresh_all_next_due(batch_size=2) == 3
     assert_consistent()
     Ticket.objects.update(next_due_at=None)
     out = io.StringIO()
@@ -164,10 +168,10 @@ def test_summary_counts_each_ticket_once_across_its_two_parts(make_ticket, super
     Ticket.objects.filter(pk__in=[breached_only.pk, both.pk]).update(breached_at=START)
     with at(2026, 11, 20, 11, 0):
         for fu in FollowUp.objects.filter(ticket=breached_only, state__in=PENDING_FOLLOWUP_STATES):
-            followups.followup_cancel(fu, reason="정리", actor=boss)
+            followup_changes.followup_cancel(fu, reason="정리", actor=boss)
         far = calendar.after_seconds(START, 90 * 86400)
         for fu in FollowUp.objects.filter(ticket=not_yet, state__in=PENDING_FOLLOWUP_STATES):
-            followups.followup_reschedule(fu, due_at=far, reason="고객 요청", actor=boss)
+            followup_changes.followup_reschedule(fu, due_at=far, reason="고객 요청", actor=boss)
     moment = expected_next_due(overdue_only.pk) + timedelta(hours=1)
     with time_machine.travel(moment, tick=False):
         queue = selectors.overdue_tickets()

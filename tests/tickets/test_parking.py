@@ -5,7 +5,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from cstrack.errors import Conflict
-from tickets import parking, services
+from tickets.kinds import parking
+from tickets.lifecycle import services
 from tickets.models import EventType, Ticket, TicketEvent
 from tickets.selectors import season_pass_coupon_status, season_pass_refund
 

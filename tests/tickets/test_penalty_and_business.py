@@ -3,8 +3,8 @@
 import pytest
 
 from cstrack.errors import Conflict, DomainValidationError
-from tickets import services
-from tickets.defaults import PENALTY_OUTCOMES
+from tickets.kinds.defaults import PENALTY_OUTCOMES
+from tickets.lifecycle import services
 from tickets.models import EventType, Status, Ticket, TicketEvent
 
 from .conftest import VALID, at

@@ -9,8 +9,10 @@ from django.test import override_settings
 
 from cstrack import pii
 from cstrack.errors import Conflict, DomainValidationError, PermissionDenied
-from tickets import services
+from tickets.followups import dispatcher
+from tickets.lifecycle import services
 from tickets.models import EventType, Ticket, TicketEvent
+from tickets.privacy import consent, contact, reveals
 
 from .conftest import EMAIL, PHONE, VALID, kst
 
@@ -54,8 +56,8 @@ def test_nothing_plain_in_any_text_column(create, actor, operator_actor):
         customer_email=EMAIL,
     )
     services.ticket_update(ticket, actor=actor, changes={"title": "매출내역 요청", "details": {"email": "x" + EMAIL}})
-    services.ticket_record_consent(ticket, actor=actor, basis="newly_collected", customer_phone="01012345678")
-    services.ticket_reveal_contact(ticket, actor=operator_actor, reason="회신")
+    consent.ticket_record_consent(ticket, actor=actor, basis="newly_collected", customer_phone="01012345678")
+    contact.ticket_reveal_contact(ticket, actor=operator_actor, reason="회신")
     services.ticket_log_recontact(ticket, actor=actor)
 
     with connection.cursor() as cursor:
@@ -208,15 +210,15 @@ def contact_ticket(make_ticket):
 
 def test_agent_cannot_reveal(contact_ticket, actor):
     with pytest.raises(PermissionDenied):
-        services.ticket_reveal_contact(contact_ticket, actor=actor, reason="궁금")
+        contact.ticket_reveal_contact(contact_ticket, actor=actor, reason="궁금")
     assert not TicketEvent.objects.filter(type=EventType.CONTACT_REVEALED).exists()
 
 
 def test_operator_reveals_with_reason(contact_ticket, operator_actor):
     with pytest.raises(DomainValidationError) as exc:
-        services.ticket_reveal_contact(contact_ticket, actor=operator_actor, reason="  ")
+        contact.ticket_reveal_contact(contact_ticket, actor=operator_actor, reason="  ")
     assert list(exc.value.field_errors) == ["reason"]
-    revealed = services.ticket_reveal_contact(contact_ticket, actor=operator_actor, reason="회신 전화")
+    revealed = contact.ticket_reveal_contact(contact_ticket, actor=operator_actor, reason="회신 전화")
     assert revealed["customer_phone"] == "+821012345678" and revealed["customer_email"] == EMAIL
     assert TicketEvent.objects.filter(type=EventType.CONTACT_REVEALED).count() == 1
 
@@ -224,24 +226,24 @@ def test_operator_reveals_with_reason(contact_ticket, operator_actor):
 def test_reveal_is_rate_limited(contact_ticket, operator_actor, supervisor_actor):
     start = kst(2026, 11, 23, 10, 0)
     with time_machine.travel(start, tick=False) as clock:
-        for _ in range(services.REVEALS_PER_HOUR):
-            services.ticket_reveal_contact(contact_ticket, actor=operator_actor, reason="확인")
+        for _ in range(reveals.REVEALS_PER_HOUR):
+            contact.ticket_reveal_contact(contact_ticket, actor=operator_actor, reason="확인")
         with pytest.raises(Conflict) as exc:
-            services.ticket_reveal_contact(contact_ticket, actor=operator_actor, reason="확인")
+            contact.ticket_reveal_contact(contact_ticket, actor=operator_actor, reason="확인")
         assert exc.value.code == "reveal_rate_limited"
         # Another user is not limited by this one's reveals.
-        services.ticket_reveal_contact(contact_ticket, actor=supervisor_actor, reason="확인")
+        contact.ticket_reveal_contact(contact_ticket, actor=supervisor_actor, reason="확인")
         clock.shift(3601)
-        assert services.ticket_reveal_contact(contact_ticket, actor=operator_actor, reason="확인")["customer_phone"]
-    assert TicketEvent.objects.filter(type=EventType.CONTACT_REVEALED).count() == services.REVEALS_PER_HOUR + 2
+        assert contact.ticket_reveal_contact(contact_ticket, actor=operator_actor, reason="확인")["customer_phone"]
+    assert TicketEvent.objects.filter(type=EventType.CONTACT_REVEALED).count() == reveals.REVEALS_PER_HOUR + 2
 
 
 def test_purged_contact_cannot_be_revealed(contact_ticket, operator_actor):
-    services.ticket_purge_contact(contact_ticket, actor=operator_actor, reason="보관 기간 만료")
+    contact.ticket_purge_contact(contact_ticket, actor=operator_actor, reason="보관 기간 만료")
     stored = Ticket.objects.get(pk=contact_ticket.pk)
     assert stored.customer_phone is None and stored.customer_email is None and stored.contact_purged_at
     with pytest.raises(Conflict):
-        services.ticket_reveal_contact(contact_ticket, actor=operator_actor, reason="확인")
+        contact.ticket_reveal_contact(contact_ticket, actor=operator_actor, reason="확인")
     event = TicketEvent.objects.get(ticket=contact_ticket, type=EventType.PURGED)
     assert event.data["fields"] == ["customer_phone", "customer_email"]
 
@@ -260,7 +262,7 @@ class TestThirdPartyContactNeedsADelegationRecord:
         )
 
     def _record(self, ticket, actor, phone):
-        from tickets import delegation
+        from tickets.privacy import delegation
 
         return delegation.delegation_record(
             ticket,
@@ -274,23 +276,22 @@ class TestThirdPartyContactNeedsADelegationRecord:
 
     def test_reveal_is_refused_until_a_record_names_the_number(self, spouse_ticket, operator_actor):
         with pytest.raises(Conflict) as exc:
-            services.ticket_reveal_contact(spouse_ticket, actor=operator_actor, reason="회신 전화")
+            contact.ticket_reveal_contact(spouse_ticket, actor=operator_actor, reason="회신 전화")
         assert exc.value.code == "delegation_required"
         self._record(spouse_ticket, operator_actor, "010-9999-0000")  # another number: not enough
         with pytest.raises(Conflict):
-            services.ticket_reveal_contact(spouse_ticket, actor=operator_actor, reason="회신 전화")
+            contact.ticket_reveal_contact(spouse_ticket, actor=operator_actor, reason="회신 전화")
         record = self._record(spouse_ticket, operator_actor, "010-3333-4444")
-        revealed = services.ticket_reveal_contact(spouse_ticket, actor=operator_actor, reason="회신 전화")
+        revealed = contact.ticket_reveal_contact(spouse_ticket, actor=operator_actor, reason="회신 전화")
         assert revealed["customer_phone"] == "+821033334444"
-        from tickets import delegation
+        from tickets.privacy import delegation
 
         delegation.delegation_revoke(record, actor=operator_actor, note="철회")
         with pytest.raises(Conflict):
-            services.ticket_reveal_contact(spouse_ticket, actor=operator_actor, reason="회신 전화")
+            contact.ticket_reveal_contact(spouse_ticket, actor=operator_actor, reason="회신 전화")
 
     def test_customer_messages_are_skipped_without_a_record(self, spouse_ticket):
         from notifications.models import Message
-        from tickets import followups
         from tickets.models import FollowUp, FollowUpPolicy, FollowUpState
 
         template = FollowUpPolicy.objects.filter(action="customer_message", template__channel="sms").first().template
@@ -305,11 +306,11 @@ class TestThirdPartyContactNeedsADelegationRecord:
             due_at=spouse_ticket.received_at,
             dedupe_key=f"test:{spouse_ticket.pk}",
         )
-        followups.dispatch_due()
+        dispatcher.dispatch_due()
         fu.refresh_from_db()
         assert fu.state == FollowUpState.SKIPPED and "위임" in fu.reason
         assert not Message.objects.filter(channel="sms").exists()
 
     def test_a_member_contact_needs_no_record(self, make_ticket, operator_actor):
         ticket = make_ticket(customer_phone=PHONE, consent_basis="existing_member", member_id="M-1")
-        assert services.ticket_reveal_contact(ticket, actor=operator_actor, reason="회신")["customer_phone"]
+        assert contact.ticket_reveal_contact(ticket, actor=operator_actor, reason="회신")["customer_phone"]

@@ -9,7 +9,7 @@ import time_machine
 from django.db import connection
 
 from cstrack.errors import DomainValidationError
-from tickets import services
+from tickets.lifecycle import services
 from tickets.models import Ticket
 
 from .conftest import VALID, at

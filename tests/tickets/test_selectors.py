@@ -3,7 +3,7 @@
 import pytest
 from django.db.models import DateTimeField, Value
 
-from tickets import services
+from tickets.lifecycle import services
 from tickets.models import Status
 from tickets.selectors import (
     driver_penalty_counts,

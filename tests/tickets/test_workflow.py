@@ -6,9 +6,9 @@ import itertools
 import pytest
 
 from cstrack.errors import Conflict, TransitionNotAllowed
-from tickets import services
+from tickets.lifecycle import services
+from tickets.lifecycle.workflow import TRANSITIONS, allowed_targets
 from tickets.models import EventType, Status, Ticket, TicketEvent
-from tickets.workflow import TRANSITIONS, allowed_targets
 
 pytestmark = pytest.mark.django_db
 S = Status

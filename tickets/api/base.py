@@ -228,7 +228,7 @@ class PayloadTooLarge(exceptions.APIException):
 
 
 def _check_upload_length(request) -> None:
-    from tickets.attachments import max_bytes
+    from tickets.privacy.attachments import max_bytes
 
     try:
         length = int(request.META.get("CONTENT_LENGTH") or 0)

@@ -5,7 +5,7 @@ Served with each kind (`GET /api/v1/kinds/`) and as OpenAPI examples on `POST /a
 
 from drf_spectacular.utils import OpenApiExample
 
-from tickets.schema import personal_field_names
+from tickets.kinds.schema import personal_field_names
 
 SAMPLE_TEXT = {"text": "예시 입력", "textarea": "고객 요청 내용을 여기에 적습니다."}
 SAMPLE_REFS = {
@@ -75,7 +75,7 @@ def example_request(kind_code: str, schema: dict) -> dict:
 
 
 def openapi_examples() -> list[OpenApiExample]:
-    from tickets.defaults import KINDS
+    from tickets.kinds.defaults import KINDS
 
     return [
         OpenApiExample(

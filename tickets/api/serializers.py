@@ -12,7 +12,8 @@ from rest_framework import serializers
 
 from cstrack import pii
 from notifications.models import Message
-from tickets import selectors, workflow
+from tickets import selectors
+from tickets.lifecycle import workflow
 from tickets.models import (
     Attachment,
     Channel,
@@ -168,7 +169,7 @@ class ReContactSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
     def get_promise_text(self, recontact) -> str:
-        from tickets.services import recontact_promise_text
+        from tickets.lifecycle.services import recontact_promise_text
 
         return recontact_promise_text(recontact)
 
@@ -240,7 +241,7 @@ class KindSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(OpenApiTypes.OBJECT)
     def get_json_schema(self, kind) -> dict:
-        from tickets.schema import json_schema
+        from tickets.kinds.schema import json_schema
 
         return json_schema(kind.schema)
 

@@ -13,13 +13,15 @@ from rest_framework.response import Response
 from cstrack import calendar
 from cstrack.errors import DomainValidationError, NotFound
 from notifications.models import Message
-from tickets import attachments as attachment_services
-from tickets import delegation as delegation_services
-from tickets import followups as followup_services
-from tickets import selectors, services
+from tickets import selectors, webhooks
+from tickets.followups import changes as followup_changes
+from tickets.lifecycle import services
 from tickets.models import Attachment, Board, FollowUp, Ticket, TicketEvent, TicketKind, WebhookSubscription
+from tickets.privacy import attachments as attachment_services
+from tickets.privacy import consent, contact
+from tickets.privacy import delegation as delegation_services
 
-from . import access, webhooks
+from . import access
 from . import serializers as s
 from .auth import ApiClient, actor_for
 from .base import ApiViewMixin, ApiViewSet, etag_for, if_match_version
@@ -241,7 +243,7 @@ class TicketViewSet(mixins.ListModelMixin, ApiViewSet):
     @action(detail=True, methods=["post"])
     def consent(self, request, reference=None):
         data = _valid(s.ConsentSerializer, request)
-        ticket = services.ticket_record_consent(self.get_ticket(), actor=actor_for(request.user), **data)
+        ticket = consent.ticket_record_consent(self.get_ticket(), actor=actor_for(request.user), **data)
         return self._respond(ticket)
 
     @extend_schema(
@@ -253,7 +255,7 @@ class TicketViewSet(mixins.ListModelMixin, ApiViewSet):
     @action(detail=True, methods=["post"], url_path="consent-withdrawal")
     def consent_withdrawal(self, request, reference=None):
         data = _valid(s.ConsentWithdrawalSerializer, request)
-        ticket = services.ticket_withdraw_consent(self.get_ticket(), actor=actor_for(request.user), **data)
+        ticket = consent.ticket_withdraw_consent(self.get_ticket(), actor=actor_for(request.user), **data)
         return self._respond(ticket)
 
     @extend_schema(
@@ -265,7 +267,7 @@ class TicketViewSet(mixins.ListModelMixin, ApiViewSet):
     @action(detail=True, methods=["post"], url_path="contact-reveal")
     def contact_reveal(self, request, reference=None):
         data = _valid(s.RevealSerializer, request)
-        revealed = services.ticket_reveal_contact(
+        revealed = contact.ticket_reveal_contact(
             self.get_ticket(), actor=actor_for(request.user), reason=data["reason"]
         )
         body = {
@@ -469,7 +471,7 @@ class FollowUpViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewS
     @action(detail=True, methods=["post"])
     def reschedule(self, request, pk=None):
         data = _valid(s.RescheduleSerializer, request)
-        fu = followup_services.followup_reschedule(self.get_followup(), actor=actor_for(request.user), **data)
+        fu = followup_changes.followup_reschedule(self.get_followup(), actor=actor_for(request.user), **data)
         return Response(s.FollowUpSerializer(fu).data)
 
     @extend_schema(
@@ -481,7 +483,7 @@ class FollowUpViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewS
     @action(detail=True, methods=["post"])
     def cancel(self, request, pk=None):
         data = _valid(s.ReasonSerializer, request)
-        fu = followup_services.followup_cancel(self.get_followup(), actor=actor_for(request.user), **data)
+        fu = followup_changes.followup_cancel(self.get_followup(), actor=actor_for(request.user), **data)
         return Response(s.FollowUpSerializer(fu).data)
 
     @extend_schema(
@@ -493,7 +495,7 @@ class FollowUpViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewS
     @action(detail=True, methods=["post"])
     def completion(self, request, pk=None):
         data = _valid(s.CompletionSerializer, request)
-        fu = followup_services.followup_complete(self.get_followup(), actor=actor_for(request.user), **data)
+        fu = followup_changes.followup_complete(self.get_followup(), actor=actor_for(request.user), **data)
         return Response(s.FollowUpSerializer(fu).data)
 
 

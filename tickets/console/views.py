@@ -21,13 +21,15 @@ from cstrack.actors import Actor
 from cstrack.errors import DomainError, DomainValidationError, NotFound
 from notifications import services as outbox
 from notifications.models import Message
+from tickets.followups import changes as followup_changes
+from tickets.kinds.defaults import DEFAULT_REQUESTER
+from tickets.lifecycle import services, workflow
+from tickets.privacy import attachments as attachment_services
+from tickets.privacy import consent, contact
+from tickets.privacy import delegation as delegation_services
 
-from .. import attachments as attachment_services
-from .. import delegation as delegation_services
-from .. import followups as followup_services
-from .. import selectors, services, workflow
+from .. import selectors
 from ..api import access
-from ..defaults import DEFAULT_REQUESTER
 from ..models import (
     OPEN_STATUSES,
     Board,
@@ -380,7 +382,7 @@ def _do_attach(request, ticket, actor):
 
 
 def _do_consent(request, ticket, actor):
-    services.ticket_record_consent(
+    consent.ticket_record_consent(
         ticket,
         actor=actor,
         basis=request.POST.get("consent_basis", ""),
@@ -458,7 +460,7 @@ def ticket_reveal(request, reference):
     """Show the unmasked contact once, to a permitted role, with a reason; the service audits it."""
     ticket = _ticket_or_404(request, reference)
     try:
-        data = services.ticket_reveal_contact(ticket, actor=_actor(request), reason=request.POST.get("reason", ""))
+        data = contact.ticket_reveal_contact(ticket, actor=_actor(request), reason=request.POST.get("reason", ""))
     except DomainError as exc:
         return _ticket_page(request, ticket, errors={"reveal": _error_bag(exc)}, status=exc.status)
     return _ticket_page(request, _ticket_or_404(request, reference), revealed=data)
@@ -469,17 +471,17 @@ def ticket_reveal(request, reference):
 
 def _do_reschedule(request, fu, actor):
     due_at = forms.parse_local_datetime(request.POST.get("due_at", ""), "due_at")
-    followup_services.followup_reschedule(fu, due_at=due_at, reason=request.POST.get("reason", ""), actor=actor)
+    followup_changes.followup_reschedule(fu, due_at=due_at, reason=request.POST.get("reason", ""), actor=actor)
     messages.success(request, _("후속 조치 기한을 %(when)s(으)로 변경했습니다.") % {"when": present.when(due_at)})
 
 
 def _do_cancel(request, fu, actor):
-    followup_services.followup_cancel(fu, reason=request.POST.get("reason", ""), actor=actor)
+    followup_changes.followup_cancel(fu, reason=request.POST.get("reason", ""), actor=actor)
     messages.success(request, _("후속 조치를 취소했습니다."))
 
 
 def _do_complete(request, fu, actor):
-    followup_services.followup_complete(fu, actor=actor, note=request.POST.get("note", ""))
+    followup_changes.followup_complete(fu, actor=actor, note=request.POST.get("note", ""))
     messages.success(request, _("회신 전화를 완료로 기록했습니다."))
 
 

@@ -6,7 +6,7 @@ from django.db import migrations
 
 def forwards(apps, schema_editor):
     from cstrack.roles import ensure_roles
-    from tickets.defaults import install
+    from tickets.kinds.defaults import install
 
     # Permissions are normally created after migrate; the role groups need them now.
     for app_config in apps.get_app_configs():

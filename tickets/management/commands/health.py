@@ -9,7 +9,7 @@ from django.db import connection
 
 from cstrack import calendar
 from notifications.models import Message
-from tickets.followups import due_queryset
+from tickets.followups.dispatcher import due_queryset
 
 
 class Command(BaseCommand):

@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from tickets.retention import completed_attachment_candidates, purge_candidates, purge_expired
+from tickets.privacy.retention import completed_attachment_candidates, purge_candidates, purge_expired
 
 
 class Command(BaseCommand):

@@ -5,7 +5,7 @@ it (rows edited by hand in SQL, a restore of the follow-up table alone, a bulk i
 
 from django.core.management.base import BaseCommand
 
-from tickets.followups import refresh_all_next_due
+from tickets.followups.scheduling import refresh_all_next_due
 
 
 class Command(BaseCommand):

@@ -7,8 +7,8 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from cstrack import pii
-from tickets import attachments
 from tickets.models import ThirdPartyDelegation, Ticket
+from tickets.privacy import attachments
 
 
 def encrypted_fields():

@@ -12,7 +12,8 @@ from cstrack import calendar, roles
 from cstrack.actors import Actor
 from cstrack.errors import DomainError
 from notifications.models import MessageTemplate
-from tickets import followups, services
+from tickets.followups import scheduling
+from tickets.lifecycle import services
 from tickets.models import OPEN_STATUSES, Board, FollowUp, FollowUpPolicy, Status, Ticket
 
 DEMO_PASSWORD = "cstrack-demo"  # noqa: S105 - development demo only; refused in production
@@ -256,9 +257,9 @@ class Command(BaseCommand):
         ticket.refresh_from_db()
         for fu in FollowUp.objects.filter(ticket=ticket):
             if fu.policy:
-                fu.due_at = followups.due_time(fu.policy, received)
+                fu.due_at = scheduling.due_time(fu.policy, received)
                 fu.save(update_fields=["due_at"])
-        followups.refresh_next_due([ticket])
+        scheduling.refresh_next_due([ticket])
 
     def _advance(self, ticket, index, ops, agent):
         step = index % 5
@@ -313,10 +314,10 @@ class Command(BaseCommand):
                     "ticket": demo,
                     "policy": policy,
                     "action": policy.action,
-                    "due_at": followups.due_time(policy, now),
+                    "due_at": scheduling.due_time(policy, now),
                     "marks_breach": policy.marks_breach,
                     "pauses_when_waiting": policy.pauses_when_waiting,
                     "reason": policy.name,
                 },
             )
-            followups.refresh_next_due([demo])
+            scheduling.refresh_next_due([demo])

@@ -31,8 +31,9 @@ from cstrack import calendar, pii
 from cstrack.actors import Actor
 from cstrack.errors import Conflict, DomainValidationError, NotFound, PermissionDenied
 from cstrack.logging import scrub
-
-from .models import Attachment, EventType, Status, Ticket
+from tickets import audit
+from tickets.locking import locked_ticket
+from tickets.models import Attachment, EventType, Status, Ticket
 
 DEFAULT_MAX_BYTES = 10 * 1024 * 1024
 DIRECTORY = "attachments"
@@ -98,12 +99,6 @@ def _actor_user(actor: Actor):
     return actor.user if getattr(actor.user, "pk", None) else None
 
 
-def _event(ticket, type_, actor, **data):
-    from .services import _event
-
-    return _event(ticket, type_, actor, **data)
-
-
 def _storage_path(name: str) -> str:
     return f"{DIRECTORY}/{name}"
 
@@ -114,8 +109,6 @@ def _storage_path(name: str) -> str:
 @transaction.atomic
 def attachment_add(ticket: Ticket, *, actor: Actor, name: str, content) -> Attachment:
     """Check, encrypt and store a file on the ticket; audited (type, size, hash; no content)."""
-    from .services import _locked
-
     data = _read_capped(content)
     limit = max_bytes()
     if not data:
@@ -133,7 +126,7 @@ def attachment_add(ticket: Ticket, *, actor: Actor, name: str, content) -> Attac
                 ]
             }
         )
-    ticket = _locked(ticket)
+    ticket = locked_ticket(ticket)
     if ticket.contact_purged_at:
         raise Conflict("개인정보가 이미 삭제된 티켓에는 파일을 첨부할 수 없습니다.")
     if not ticket.is_open:
@@ -155,7 +148,7 @@ def attachment_add(ticket: Ticket, *, actor: Actor, name: str, content) -> Attac
         uploaded_by_label=actor.label[:100],
         uploaded_at=calendar.now(),
     )
-    _event(
+    audit.record(
         ticket,
         EventType.ATTACHMENT_ADDED,
         actor,
@@ -215,7 +208,7 @@ def attachment_open(attachment: Attachment, *, actor: Actor) -> OpenedAttachment
     data = pii.fernet().decrypt(token)
     if hashlib.sha256(data).hexdigest() != attachment.sha256:
         raise Conflict("첨부파일이 손상되었습니다. 관리자에게 문의해 주세요.", code="attachment_corrupt")
-    _event(
+    audit.record(
         attachment.ticket,
         EventType.ATTACHMENT_DOWNLOADED,
         actor,
@@ -248,7 +241,7 @@ def attachment_delete(attachment: Attachment, *, actor: Actor, reason: str) -> A
     attachment.deleted_reason = reason.strip()[:200]
     attachment.save(update_fields=["deleted_at", "deleted_reason"])
     _remove_file_on_commit(attachment.storage_name)
-    _event(
+    audit.record(
         attachment.ticket,
         EventType.ATTACHMENT_DELETED,
         actor,

@@ -18,9 +18,10 @@ from django.db.models import Exists, F, OuterRef, Q
 
 from cstrack import calendar
 from cstrack.actors import Actor
-
-from . import attachments, services
-from .models import FINAL_STATUSES, Attachment, Status, ThirdPartyDelegation, Ticket
+from tickets.lifecycle import services
+from tickets.models import FINAL_STATUSES, Attachment, Status, ThirdPartyDelegation, Ticket
+from tickets.privacy import attachments
+from tickets.privacy.contact import ticket_purge_contact
 
 RETENTION_ACTOR = Actor(label="retention")
 
@@ -102,9 +103,7 @@ def purge_expired(now=None, limit: int | None = None) -> int:
     count = 0
     for candidate in purge_candidates(now, limit):
         ticket = Ticket.objects.get(pk=candidate.ticket_id)
-        services.ticket_purge_contact(
-            ticket, actor=RETENTION_ACTOR, reason=f"보관 기간 {candidate.retention_days}일 경과"
-        )
+        ticket_purge_contact(ticket, actor=RETENTION_ACTOR, reason=f"보관 기간 {candidate.retention_days}일 경과")
         count += 1
     for attachment in completed_attachment_candidates():
         attachments.attachment_delete(attachment, actor=RETENTION_ACTOR, reason="완료 시 첨부파일 삭제 (유형 정책)")

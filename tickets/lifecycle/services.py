@@ -4,191 +4,36 @@ Each verb runs in one transaction, checks the rules, writes the audit event and 
 follow-ups; API views, console views, admin and tasks call these and hold no rules.
 """
 
-from django.db import IntegrityError, transaction
-from django.db.models import F, Value
-from django.db.models.functions import Coalesce
+from django.db import transaction
 
-from cstrack import calendar, pii
+from cstrack import calendar
 from cstrack.actors import SYSTEM, Actor
-from cstrack.errors import Conflict, DomainValidationError, NotFound, PermissionDenied, StaleVersion
-
-from . import attachments, delegation, followups, parking, workflow
-from .models import (
+from cstrack.errors import Conflict, DomainValidationError, NotFound, StaleVersion
+from tickets import audit
+from tickets.followups import scheduling as followups
+from tickets.kinds import parking
+from tickets.kinds.schema import REFERENCE_FIELDS, validate_details
+from tickets.kinds.services import kind_get
+from tickets.lifecycle import workflow
+from tickets.lifecycle.references import next_reference
+from tickets.locking import locked_ticket
+from tickets.models import (
     Board,
-    ConsentBasis,
-    DailySequence,
+    Channel,
     EventType,
     ReContact,
     Status,
     Ticket,
-    TicketEvent,
     TicketKind,
-    TicketKindSchema,
     Trigger,
 )
-from .schema import REFERENCE_FIELDS, check_schema, personal_field_names, validate_details
+from tickets.privacy import attachments
+from tickets.privacy.consent import apply_contact
+from tickets.privacy.contact import ticket_purge_contact
+from tickets.validation import length_errors, refuse_nul
 
-REFERENCE_PREFIX = "CS"
 PENALTY_BOARDS = {"koc": "penalty-koc", "gwangju_kmcc": "penalty-gwangju"}
 EDITABLE_FIELDS = {"title", "priority", "channel", "requester_type", *REFERENCE_FIELDS, "identity_verified", "details"}
-REVEALS_PER_HOUR = 30
-
-
-# --- Events ------------------------------------------------------------------------------------
-
-
-def _event(ticket: Ticket, type_: str, actor: Actor, **data) -> TicketEvent:
-    return TicketEvent.objects.create(
-        ticket=ticket,
-        type=type_,
-        actor=actor.user if getattr(actor.user, "pk", None) else None,
-        actor_label=actor.label,
-        at=calendar.now(),
-        data=data,
-    )
-
-
-def _locked(ticket: Ticket) -> Ticket:
-    """Re-read the ticket under a row lock: concurrent changes to one ticket run one at a time."""
-    # of=self: lock the ticket row only, not the joined kind/board rows (which would make every
-    # change to any ticket of a kind wait for every other one on PostgreSQL).
-    return (
-        Ticket.objects.select_for_update(of=("self",))
-        .select_related("kind", "board", "schema_version")
-        .get(pk=ticket.pk)
-    )
-
-
-# --- Kinds ------------------------------------------------------------------------------------
-
-
-@transaction.atomic
-def kind_save_schema(kind: TicketKind, schema: dict) -> TicketKindSchema:
-    """Store a new schema version for `kind`; tickets keep the version they were validated with."""
-    problems = check_schema(schema)
-    if problems:
-        raise DomainValidationError({"schema": problems})
-    latest = kind.schema_versions.order_by("-version").first()
-    if latest and latest.schema == schema:
-        return latest
-    version = TicketKindSchema.objects.create(kind=kind, version=(latest.version + 1) if latest else 1, schema=schema)
-    TicketKind.objects.filter(pk=kind.pk).update(schema=schema)
-    kind.schema = schema
-    return version
-
-
-def kind_get(code: str) -> TicketKind:
-    try:
-        return TicketKind.objects.select_related("default_board").get(code=code, active=True)
-    except TicketKind.DoesNotExist:
-        raise DomainValidationError({"kind": [f"알 수 없는 티켓 유형입니다: {code}"]}) from None
-
-
-# --- References -------------------------------------------------------------------------------
-
-
-def _next_reference(received_at) -> str:
-    day = calendar.kst_date(received_at)
-    for _attempt in range(5):
-        try:
-            with transaction.atomic():
-                DailySequence.objects.get_or_create(day=day)
-        except IntegrityError:  # another request created today's row first
-            continue
-        break
-    updated = DailySequence.objects.filter(day=day).update(last=F("last") + 1)
-    assert updated == 1
-    number = DailySequence.objects.get(day=day).last
-    return f"{REFERENCE_PREFIX}-{day:%Y%m%d}-{number:04d}"
-
-
-# --- Consent and contact ------------------------------------------------------------------------
-
-
-def _apply_contact(
-    ticket: Ticket,
-    *,
-    phone,
-    email,
-    basis,
-    actor,
-    delegation_caller="",
-    delegation_relation="",
-    has_personal_details=False,
-):
-    errors = {}
-    holds_personal = bool(phone or email or has_personal_details)
-    if basis and basis not in ConsentBasis.values:
-        errors["consent_basis"] = [f"허용되지 않는 값입니다. 선택지: {', '.join(ConsentBasis.values)}"]
-    elif holds_personal and not basis:
-        errors["consent_basis"] = [
-            "연락처 등 개인정보를 저장하려면 근거를 선택해 주세요. 새로 수집하는 정보는 고객 동의가 필요합니다."
-        ]
-    elif basis == ConsentBasis.VERIFY_ONLY and holds_personal:
-        errors["consent_basis"] = ["본인 확인만 한 정보는 저장할 수 없습니다. 저장하려면 수집 동의를 받아 주세요."]
-    elif basis == ConsentBasis.EXISTING_MEMBER and not ticket.member_id:
-        errors["member_id"] = ["기존 회원 정보를 근거로 하려면 회원 ID가 필요합니다."]
-    elif basis == ConsentBasis.THIRD_PARTY_DELEGATED and not (delegation_caller and delegation_relation):
-        errors["delegation_relation"] = ["제3자와 상담하려면 위임한 호출자와 관계를 기록해야 합니다."]
-    errors.update(
-        _length_errors(
-            Ticket, {"delegation_caller": delegation_caller or "", "delegation_relation": delegation_relation or ""}
-        )
-    )
-    if phone:
-        try:
-            phone = pii.normalise_phone(phone, field="customer_phone")
-        except DomainValidationError as exc:
-            errors.update(exc.field_errors)
-    if email:
-        try:
-            email = pii.normalise_email(email, field="customer_email")
-        except DomainValidationError as exc:
-            errors.update(exc.field_errors)
-    if errors:
-        raise DomainValidationError(errors)
-    if phone:
-        ticket.customer_phone = phone
-        ticket.customer_phone_hash = pii.blind_index(phone)
-        ticket.customer_phone_masked = pii.mask_phone(phone)
-    if email:
-        ticket.customer_email = email
-        ticket.customer_email_masked = pii.mask_email(email)
-    if basis:
-        ticket.consent_basis = basis
-        ticket.consent_recorded_by = actor.user if getattr(actor.user, "pk", None) else None
-        ticket.consent_recorded_at = calendar.now()
-        ticket.delegation_caller = delegation_caller or ""
-        ticket.delegation_relation = delegation_relation or ""
-
-
-def _length_errors(model, values: dict[str, str]) -> dict[str, list[str]]:
-    """A clear error per text longer than its column (PostgreSQL would refuse it with a 500)."""
-    errors = {}
-    for name, value in values.items():
-        limit = model._meta.get_field(name).max_length
-        if len(value) > limit:
-            errors[name] = [f"{limit}자 이하로 입력해 주세요."]
-    return errors
-
-
-def _nul_fields(values: dict, prefix: str = "") -> list[str]:
-    """Fields holding a NUL character (PostgreSQL text and jsonb cannot store one)."""
-    found = []
-    for key, value in values.items():
-        name = f"{prefix}{key}"
-        if (isinstance(value, str) and "\x00" in value) or (isinstance(key, str) and "\x00" in key):
-            found.append(name)
-        elif isinstance(value, dict):
-            found += _nul_fields(value, f"{name}.")
-        elif isinstance(value, list | tuple):
-            found += _nul_fields(dict(enumerate(value)), f"{name}.")
-    return found
-
-
-def _refuse_nul(values: dict) -> None:
-    if bad := _nul_fields(values):
-        raise DomainValidationError({name: ["NUL 문자는 입력할 수 없습니다."] for name in bad})
 
 
 # --- Create --------------------------------------------------------------------------------------
@@ -218,11 +63,11 @@ def ticket_create(
     assignee=None,
     created_via: str = "",
 ) -> Ticket:
-    from .defaults import DEFAULT_REQUESTER
-    from .models import Channel, Priority, RequesterType
+    from tickets.kinds.defaults import DEFAULT_REQUESTER
+    from tickets.models import Priority, RequesterType
 
     arguments = {k: v for k, v in locals().items() if isinstance(v, str)}
-    _refuse_nul({"details": details if isinstance(details, dict) else {}, **arguments})
+    refuse_nul({"details": details if isinstance(details, dict) else {}, **arguments})
     kind = kind if isinstance(kind, TicketKind) else kind_get(kind)
     refs = {
         "member_id": member_id,
@@ -240,7 +85,7 @@ def ticket_create(
     ):
         if value not in choices.values:
             errors[field] = [f"허용되지 않는 값입니다. 선택지: {', '.join(choices.values)}"]
-    errors.update(_length_errors(Ticket, refs))
+    errors.update(length_errors(Ticket, refs))
     schema_version = kind.schema_versions.order_by("-version").first()
     try:
         plain, personal = validate_details(schema_version.schema, details, refs)
@@ -270,7 +115,7 @@ def ticket_create(
         **refs,
     )
     _apply_kind_rules_on_create(ticket, kind, plain, assignee, customer_phone)
-    _apply_contact(
+    apply_contact(
         ticket,
         phone=customer_phone,
         email=customer_email,
@@ -280,9 +125,9 @@ def ticket_create(
         delegation_relation=delegation_relation,
         has_personal_details=bool(personal),
     )
-    ticket.reference = _next_reference(received_at)
+    ticket.reference = next_reference(received_at)
     ticket.save()
-    _event(
+    audit.record(
         ticket,
         EventType.CREATED,
         actor,
@@ -295,7 +140,7 @@ def ticket_create(
         routed_to=ticket.routed_to,
     )
     if ticket.consent_basis:
-        _event(ticket, EventType.CONSENT, actor, basis=ticket.consent_basis, relation=ticket.delegation_relation)
+        audit.record(ticket, EventType.CONSENT, actor, basis=ticket.consent_basis, relation=ticket.delegation_relation)
     followups.schedule(ticket, Trigger.TICKET_RECEIVED, anchor=received_at, occurrence="created")
     return ticket
 
@@ -325,12 +170,12 @@ def _apply_kind_rules_on_create(ticket, kind, details, assignee, customer_phone)
 
 @transaction.atomic
 def ticket_update(ticket: Ticket, *, actor: Actor, changes: dict, expected_version: int | None = None) -> Ticket:
-    ticket = _locked(ticket)
+    ticket = locked_ticket(ticket)
     if expected_version is not None and ticket.version != expected_version:
         raise StaleVersion()
     if not ticket.is_open:
         raise Conflict("종료되거나 취소된 티켓은 수정할 수 없습니다.")
-    _refuse_nul(changes)
+    refuse_nul(changes)
     unknown = set(changes) - EDITABLE_FIELDS
     if unknown:
         raise DomainValidationError({name: ["수정할 수 없는 항목입니다."] for name in sorted(unknown)})
@@ -377,7 +222,7 @@ def ticket_update(ticket: Ticket, *, actor: Actor, changes: dict, expected_versi
         return ticket
     ticket.version += 1
     ticket.save()
-    _event(ticket, EventType.UPDATED, actor, before=before, after=after)
+    audit.record(ticket, EventType.UPDATED, actor, before=before, after=after)
     return ticket
 
 
@@ -398,7 +243,7 @@ def _sync_penalty_routing(ticket: Ticket, before: dict, after: dict) -> None:
 
 @transaction.atomic
 def ticket_transition(ticket: Ticket, *, to_status: str, actor: Actor, note: str = "") -> Ticket:
-    ticket = _locked(ticket)
+    ticket = locked_ticket(ticket)
     workflow.guard(ticket, to_status)
     return _move(ticket, to_status, actor, note)
 
@@ -418,7 +263,7 @@ def _move(ticket: Ticket, to_status: str, actor: Actor, note: str = "") -> Ticke
         ticket.paused_at = None
     ticket.version += 1
     ticket.save()
-    _event(ticket, EventType.TRANSITIONED, actor, **{"from": from_status, "to": to_status, "note": note})
+    audit.record(ticket, EventType.TRANSITIONED, actor, **{"from": from_status, "to": to_status, "note": note})
     followups.on_status_change(ticket, from_status, to_status, paused_at=paused_at, actor=actor)
     attachments.on_status_change(ticket, to_status, actor)
     if to_status in (Status.CLOSED, Status.CANCELLED) and ticket.kind.purge_contact_on_close:
@@ -430,7 +275,7 @@ def _move(ticket: Ticket, to_status: str, actor: Actor, note: str = "") -> Ticke
 def ticket_record_outcome(
     ticket: Ticket, *, outcome: str, actor: Actor, reason: str = "", driver_blocked: bool | None = None
 ) -> Ticket:
-    ticket = _locked(ticket)
+    ticket = locked_ticket(ticket)
     kind = ticket.kind
     if not kind.outcomes:
         raise Conflict(f"'{kind.name}' 유형은 처리 결과를 기록하지 않습니다.", code="no_outcome_for_kind")
@@ -454,7 +299,7 @@ def ticket_record_outcome(
         ticket.driver_blocked = bool(driver_blocked)
     ticket.version += 1
     ticket.save()
-    _event(
+    audit.record(
         ticket,
         EventType.OUTCOME,
         actor,
@@ -475,19 +320,19 @@ def ticket_record_outcome(
 
 @transaction.atomic
 def ticket_confirm_manager(ticket: Ticket, *, manager_name: str, actor: Actor) -> Ticket:
-    ticket = _locked(ticket)
+    ticket = locked_ticket(ticket)
     if not (manager_name or "").strip():
         raise DomainValidationError({"manager_name": ["컨펌한 관리자 이름을 입력해 주세요."]})
     ticket.manager_confirmed_by, ticket.manager_confirmed_at = manager_name.strip()[:100], calendar.now()
     ticket.version += 1
     ticket.save()
-    _event(ticket, EventType.MANAGER_CONFIRMED, actor, manager=ticket.manager_confirmed_by)
+    audit.record(ticket, EventType.MANAGER_CONFIRMED, actor, manager=ticket.manager_confirmed_by)
     return ticket
 
 
 @transaction.atomic
 def ticket_assign(ticket: Ticket, *, actor: Actor, assignee=None, board: Board | None = None) -> Ticket:
-    ticket = _locked(ticket)
+    ticket = locked_ticket(ticket)
     before = {"assignee": ticket.assignee.get_username() if ticket.assignee else None, "board": ticket.board.code}
     if board is not None:
         ticket.board = board
@@ -495,84 +340,16 @@ def ticket_assign(ticket: Ticket, *, actor: Actor, assignee=None, board: Board |
     ticket.version += 1
     ticket.save()
     after = {"assignee": assignee.get_username() if assignee else None, "board": ticket.board.code}
-    _event(ticket, EventType.ASSIGNED, actor, before=before, after=after)
-    return ticket
-
-
-@transaction.atomic
-def ticket_record_consent(
-    ticket: Ticket,
-    *,
-    actor: Actor,
-    basis: str,
-    customer_phone: str = "",
-    customer_email: str = "",
-    delegation_caller: str = "",
-    delegation_relation: str = "",
-) -> Ticket:
-    ticket = _locked(ticket)
-    if ticket.contact_purged_at:
-        raise Conflict("개인정보가 이미 삭제된 티켓입니다.")
-    # The audit records before -> after, numbers masked.
-    before = {
-        "basis": ticket.consent_basis,
-        "relation": ticket.delegation_relation,
-        "customer_phone": ticket.customer_phone_masked,
-        "customer_email": ticket.customer_email_masked,
-        "withdrawn": ticket.consent_withdrawn_at is not None,
-    }
-    _apply_contact(
-        ticket,
-        phone=customer_phone,
-        email=customer_email,
-        basis=basis,
-        actor=actor,
-        delegation_caller=delegation_caller,
-        delegation_relation=delegation_relation,
-        # Contact data already stored needs a basis that allows storing it.
-        has_personal_details=bool(ticket.customer_phone or ticket.customer_email or ticket.sensitive_details),
-    )
-    ticket.consent_withdrawn_at = None
-    ticket.version += 1
-    ticket.save()
-    _event(
-        ticket,
-        EventType.CONSENT,
-        actor,
-        basis=basis,
-        relation=ticket.delegation_relation,
-        customer_phone=ticket.customer_phone_masked,
-        before=before,
-        after={
-            "basis": ticket.consent_basis,
-            "relation": ticket.delegation_relation,
-            "customer_phone": ticket.customer_phone_masked,
-            "customer_email": ticket.customer_email_masked,
-            "withdrawn": False,
-        },
-    )
-    return ticket
-
-
-@transaction.atomic
-def ticket_withdraw_consent(ticket: Ticket, *, actor: Actor, note: str = "") -> Ticket:
-    ticket = _locked(ticket)
-    ticket.consent_withdrawn_at = calendar.now()
-    ticket.version += 1
-    ticket.save()
-    _event(ticket, EventType.CONSENT_WITHDRAWN, actor, note=note)
-    followups.on_consent_withdrawn(ticket)
+    audit.record(ticket, EventType.ASSIGNED, actor, before=before, after=after)
     return ticket
 
 
 @transaction.atomic
 def ticket_log_recontact(ticket: Ticket, *, actor: Actor, channel: str = "phone", note: str = "") -> ReContact:
     """A customer called again about this ticket: record it and schedule the call-back duties."""
-    from .models import Channel
-
     if channel not in Channel.values:
         raise DomainValidationError({"channel": [f"허용되지 않는 값입니다. 선택지: {', '.join(Channel.values)}"]})
-    ticket = _locked(ticket)
+    ticket = locked_ticket(ticket)
     if not ticket.is_open:
         raise Conflict("종료되거나 취소된 티켓입니다. 새 티켓을 접수해 주세요.")
     now = calendar.now()
@@ -584,7 +361,7 @@ def ticket_log_recontact(ticket: Ticket, *, actor: Actor, channel: str = "phone"
         logged_at=now,
         promised_by=calendar.end_of_nth_business_day(now, 2),
     )
-    _event(ticket, EventType.RECONTACT, actor, channel=channel, promised_by=recontact.promised_by.isoformat())
+    audit.record(ticket, EventType.RECONTACT, actor, channel=channel, promised_by=recontact.promised_by.isoformat())
     followups.schedule(ticket, Trigger.RECONTACT_LOGGED, anchor=now, occurrence=f"recontact-{recontact.pk}")
     return recontact
 
@@ -594,104 +371,25 @@ def recontact_promise_text(recontact: ReContact) -> str:
     return f"1~2영업일 안에 연락드리겠다고 안내해 주세요. 늦어도 {label}까지 담당자가 회신해야 합니다."
 
 
-# --- Personal data -------------------------------------------------------------------------------
-
-
-@transaction.atomic
-def ticket_reveal_contact(ticket: Ticket, *, actor: Actor, reason: str) -> dict:
-    """Return the unmasked contact for a permitted role, with a reason; the reveal is audited."""
-    if not actor.has_perm("tickets.reveal_contact"):
-        raise PermissionDenied("연락처 원문을 볼 권한이 없습니다.")
-    if not (reason or "").strip():
-        raise DomainValidationError({"reason": ["연락처를 확인하는 사유를 입력해 주세요."]})
-    since = calendar.after_seconds(calendar.now(), -3600)
-    recent = TicketEvent.objects.filter(type=EventType.CONTACT_REVEALED, actor=actor.user, at__gte=since).count()
-    if recent >= REVEALS_PER_HOUR:
-        raise Conflict(
-            "한 시간에 확인할 수 있는 연락처 수를 넘었습니다. 잠시 후 다시 시도해 주세요.", code="reveal_rate_limited"
-        )
-    ticket = _locked(ticket)
-    if ticket.contact_purged_at:
-        raise Conflict("개인정보가 이미 삭제된 티켓입니다.")
-    if not delegation.contact_is_covered(ticket):
-        raise Conflict(
-            "제3자 연락처는 그 번호에 대한 위임 기록이 있어야 볼 수 있습니다. 먼저 위임 기록을 남겨 주세요.",
-            code="delegation_required",
-        )
-    _event(ticket, EventType.CONTACT_REVEALED, actor, reason=reason.strip()[:300])
-    return {
-        "customer_phone": ticket.customer_phone or "",
-        "customer_email": ticket.customer_email or "",
-        **{k: v for k, v in ticket.sensitive_details.items()},
-    }
-
-
-@transaction.atomic
-def ticket_purge_contact(ticket: Ticket, *, actor: Actor, reason: str) -> Ticket:
-    """Delete the ticket's personal data (contact, personal details, third-party numbers,
-    attachments); the ticket and its audit stay, with the purge recorded."""
-    ticket = _locked(ticket)
-    if ticket.contact_purged_at:
-        return ticket
-    # Fields stored in plain details under an older schema version, and marked personal since
-    # (the kind's current schema), go too.
-    personal_in_details = sorted(
-        (personal_field_names(ticket.kind.schema) | personal_field_names(ticket.schema_version.schema))
-        & set(ticket.details)
-    )
-    purged = (
-        [f for f in ("customer_phone", "customer_email") if getattr(ticket, f)]
-        + sorted(ticket.sensitive_details)
-        + personal_in_details
-    )
-    third_parties = ticket.delegations.exclude(third_party_phone_hash="")
-    if third_parties.exists():
-        purged.append("third_party_phone")
-        third_parties.update(
-            third_party_phone=None,
-            third_party_phone_hash="",
-            third_party_phone_masked="",
-            caller="",
-            revoked_at=Coalesce("revoked_at", Value(calendar.now())),
-        )
-    removed_files = attachments.delete_all_for(ticket, actor=actor, reason=reason)
-    if removed_files:
-        purged.append(f"attachments:{removed_files}")
-    ticket.customer_phone = None
-    ticket.customer_phone_hash = ""
-    ticket.customer_phone_masked = ""
-    ticket.customer_email = None
-    ticket.customer_email_masked = ""
-    ticket.delegation_caller = ""
-    ticket.sensitive_details = {}
-    ticket.details = {k: v for k, v in ticket.details.items() if k not in personal_in_details}
-    ticket.contact_purged_at = calendar.now()
-    ticket.version += 1
-    ticket.save()
-    _event(ticket, EventType.PURGED, actor, fields=purged, reason=reason)
-    followups.on_contact_purged(ticket)
-    return ticket
-
-
 # --- Parking compensation ----------------------------------------------------------------------
 
 
 @transaction.atomic
 def ticket_grant_coupon(ticket: Ticket, *, actor: Actor) -> Ticket:
-    from .selectors import season_pass_coupon_status, season_pass_month_tickets
+    from tickets.selectors import season_pass_coupon_status, season_pass_month_tickets
 
     # Lock the customer's season-pass tickets of the month (this one included) in id order, so
     # two operators granting at the same moment cannot both see "no coupon yet", nor deadlock.
     fresh = Ticket.objects.get(pk=ticket.pk)
     list(season_pass_month_tickets(fresh).select_for_update(of=("self",)).order_by("pk").values_list("pk", flat=True))
-    ticket = _locked(ticket)
+    ticket = locked_ticket(ticket)
     status = season_pass_coupon_status(ticket)
     if not status.eligible:
         raise Conflict(status.reason, code="coupon_not_eligible")
     ticket.compensation_krw = parking.COUPON_KRW
     ticket.version += 1
     ticket.save()
-    _event(ticket, EventType.OUTCOME, actor, coupon_krw=parking.COUPON_KRW)
+    audit.record(ticket, EventType.OUTCOME, actor, coupon_krw=parking.COUPON_KRW)
     return ticket
 
 

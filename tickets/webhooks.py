@@ -1,7 +1,7 @@
 """Webhooks: systems subscribe to ticket events; every delivery is an outbox message.
 
-`webhooks_publish(event)` runs inside the transaction that wrote the event (post_save on
-TicketEvent, see tickets/api/signals.py) and enqueues one message per matching subscription with
+`publish(event)` runs inside the transaction that wrote the event (called by
+`tickets.audit.record`) and enqueues one message per matching subscription with
 the idempotency key `webhook:<subscription id>:<event id>` — so a re-run never sends twice, and
 retries and the dead-letter state come from the outbox. The body is JSON without personal data
 (event data is masked by the services; the ticket part carries no contact fields).
@@ -62,7 +62,7 @@ def _matches(sub: WebhookSubscription, event: TicketEvent) -> bool:
     return True
 
 
-def webhooks_publish(event: TicketEvent) -> list:
+def publish(event: TicketEvent) -> list:
     """Enqueue one outbox message per active subscription that wants this event."""
     subs = [s for s in WebhookSubscription.objects.filter(active=True).select_related("api_key") if _matches(s, event)]
     if not subs:

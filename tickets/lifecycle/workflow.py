@@ -1,8 +1,7 @@
 """The ticket workflow: one transition map and one guard."""
 
 from cstrack.errors import Conflict, TransitionNotAllowed
-
-from .models import Status
+from tickets.models import Status
 
 S = Status
 TRANSITIONS: dict[str, set[str]] = {

@@ -15,16 +15,17 @@ from cstrack import calendar, pii
 from cstrack.actors import Actor
 from cstrack.errors import Conflict, DomainValidationError, NotFound, PermissionDenied
 from cstrack.logging import EMAIL_RE, PHONE_RE
-
-from .models import (
+from tickets import audit
+from tickets.locking import locked_ticket
+from tickets.models import (
     ConsentBasis,
     DelegationCase,
     DelegationRelation,
     EventType,
     ThirdPartyDelegation,
     Ticket,
-    TicketEvent,
 )
+from tickets.privacy.reveals import check_reveal_rate
 
 REVEAL_PERMISSION = "tickets.reveal_contact"
 
@@ -57,8 +58,6 @@ def delegation_record(
     third_party_is_member: bool,
     third_party_consented: bool = False,
 ) -> ThirdPartyDelegation:
-    from .services import _event, _locked
-
     errors = {}
     caller = (caller or "").strip()
     if not caller:
@@ -88,7 +87,7 @@ def delegation_record(
     if errors:
         raise DomainValidationError(errors)
 
-    ticket = _locked(ticket)
+    ticket = locked_ticket(ticket)
     if ticket.contact_purged_at:
         raise Conflict("개인정보가 이미 삭제된 티켓입니다.")
     if not ticket.is_open:
@@ -108,7 +107,7 @@ def delegation_record(
         recorded_by_label=actor.label[:100],
         recorded_at=now,
     )
-    _event(
+    audit.record(
         ticket,
         EventType.CONSENT,
         actor,
@@ -137,15 +136,13 @@ def delegation_get(ticket: Ticket, delegation_id) -> ThirdPartyDelegation:
 def delegation_revoke(delegation: ThirdPartyDelegation, *, actor: Actor, note: str = "") -> ThirdPartyDelegation:
     """The caller withdrew the delegation: the number can no longer be used (it is kept until the
     ticket's personal data is purged, as the record of what was done)."""
-    from .services import _event, _locked
-
-    ticket = _locked(delegation.ticket)
+    ticket = locked_ticket(delegation.ticket)
     delegation = ThirdPartyDelegation.objects.select_for_update().get(pk=delegation.pk)
     if delegation.revoked_at:
         return delegation
     delegation.revoked_at = calendar.now()
     delegation.save(update_fields=["revoked_at"])
-    _event(ticket, EventType.CONSENT_WITHDRAWN, actor, delegation=delegation.pk, note=(note or "")[:300])
+    audit.record(ticket, EventType.CONSENT_WITHDRAWN, actor, delegation=delegation.pk, note=(note or "")[:300])
     return delegation
 
 
@@ -153,20 +150,13 @@ def delegation_revoke(delegation: ThirdPartyDelegation, *, actor: Actor, note: s
 def delegation_contact_number(ticket: Ticket, delegation: ThirdPartyDelegation, *, actor: Actor, reason: str) -> str:
     """The third party's number, only through an active delegation record of this ticket, for a
     permitted role with a reason; audited and rate-limited with the contact reveals."""
-    from .services import REVEALS_PER_HOUR, _event, _locked
-
     if not actor.has_perm(REVEAL_PERMISSION):
         raise PermissionDenied("제3자 연락처를 볼 권한이 없습니다.")
     reason = (reason or "").replace("\x00", "")
     if not reason.strip():
         raise DomainValidationError({"reason": ["연락처를 확인하는 사유를 입력해 주세요."]})
-    since = calendar.after_seconds(calendar.now(), -3600)
-    recent = TicketEvent.objects.filter(type=EventType.CONTACT_REVEALED, actor=actor.user, at__gte=since).count()
-    if recent >= REVEALS_PER_HOUR:
-        raise Conflict(
-            "한 시간에 확인할 수 있는 연락처 수를 넘었습니다. 잠시 후 다시 시도해 주세요.", code="reveal_rate_limited"
-        )
-    ticket = _locked(ticket)
+    check_reveal_rate(actor)
+    ticket = locked_ticket(ticket)
     if delegation.ticket_id != ticket.pk:
         raise NotFound("위임 기록을 찾을 수 없습니다.")
     delegation = ThirdPartyDelegation.objects.get(pk=delegation.pk)
@@ -176,7 +166,7 @@ def delegation_contact_number(ticket: Ticket, delegation: ThirdPartyDelegation, 
         raise Conflict("철회된 위임입니다. 제3자에게 연락할 수 없습니다.", code="delegation_revoked")
     if not delegation.third_party_is_member and not delegation.third_party_consent_at:
         raise Conflict("제3자의 개인정보 수집 동의가 없습니다.", code="third_party_consent_missing")
-    _event(
+    audit.record(
         ticket,
         EventType.CONTACT_REVEALED,
         actor,

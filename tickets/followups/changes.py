@@ -1,0 +1,90 @@
+"""Changes staff make to follow-ups by hand: reschedule, cancel, complete a call back. Each one
+is audited with its reason."""
+
+from django.db import transaction
+
+from cstrack import calendar
+from cstrack.actors import Actor
+from cstrack.errors import Conflict, DomainValidationError, PermissionDenied
+from tickets import audit
+from tickets.followups.scheduling import refresh_next_due
+from tickets.models import (
+    PENDING_FOLLOWUP_STATES,
+    Action,
+    EventType,
+    FollowUp,
+    FollowUpState,
+    Ticket,
+)
+
+ST = FollowUpState
+
+
+def _locked_followup(followup: FollowUp) -> FollowUp:
+    # The ticket first, as the services do: changes to one ticket's duties queue up behind each
+    # other, so each refresh of its next due time sees the one before.
+    Ticket.objects.select_for_update().filter(pk=followup.ticket_id).values_list("pk", flat=True).first()
+    return FollowUp.objects.select_for_update(of=("self",)).select_related("ticket").get(pk=followup.pk)
+
+
+@transaction.atomic
+def followup_reschedule(followup: FollowUp, *, due_at, reason: str, actor: Actor) -> FollowUp:
+    if not actor.has_perm("tickets.manage_followups"):
+        raise PermissionDenied("후속 조치를 변경할 권한이 없습니다.")
+    if not (reason or "").strip():
+        raise DomainValidationError({"reason": ["변경 사유를 입력해 주세요."]})
+    if due_at is None or due_at.tzinfo is None:
+        raise DomainValidationError({"due_at": ["시간대가 포함된 일시를 입력해 주세요."]})
+    fu = _locked_followup(followup)
+    if fu.state not in PENDING_FOLLOWUP_STATES:
+        raise Conflict(f"'{fu.get_state_display()}' 상태의 후속 조치는 변경할 수 없습니다.")
+    before = fu.due_at
+    fu.due_at, fu.reason = due_at, reason.strip()[:300]
+    if fu.state == ST.HELD:
+        fu.state = ST.SCHEDULED
+    fu.save(update_fields=["due_at", "reason", "state", "updated_at"])
+    refresh_next_due([fu.ticket_id])
+    audit.record(
+        fu.ticket,
+        EventType.FOLLOWUP,
+        actor,
+        followup=fu.pk,
+        change="rescheduled",
+        before=before.isoformat(),
+        after=due_at.isoformat(),
+        reason=fu.reason,
+    )
+    return fu
+
+
+@transaction.atomic
+def followup_cancel(followup: FollowUp, *, reason: str, actor: Actor) -> FollowUp:
+    if not actor.has_perm("tickets.manage_followups"):
+        raise PermissionDenied("후속 조치를 변경할 권한이 없습니다.")
+    if not (reason or "").strip():
+        raise DomainValidationError({"reason": ["취소 사유를 입력해 주세요."]})
+    fu = _locked_followup(followup)
+    if fu.state not in PENDING_FOLLOWUP_STATES:
+        raise Conflict(f"'{fu.get_state_display()}' 상태의 후속 조치는 취소할 수 없습니다.")
+    fu.state, fu.reason = ST.CANCELLED, reason.strip()[:300]
+    fu.save(update_fields=["state", "reason", "updated_at"])
+    audit.record(fu.ticket, EventType.FOLLOWUP, actor, followup=fu.pk, change="cancelled", reason=fu.reason)
+    refresh_next_due([fu.ticket_id])
+    return fu
+
+
+@transaction.atomic
+def followup_complete(followup: FollowUp, *, actor: Actor, note: str = "") -> FollowUp:
+    """A person marks a call-back duty done."""
+    fu = _locked_followup(followup)
+    if fu.action != Action.CALL_BACK:
+        raise Conflict("자동 후속 조치는 직접 완료할 수 없습니다.")
+    if fu.state not in PENDING_FOLLOWUP_STATES:
+        raise Conflict(f"'{fu.get_state_display()}' 상태의 후속 조치는 완료할 수 없습니다.")
+    now = calendar.now()
+    fu.state, fu.completed_at, fu.reason = ST.DONE, now, (note or "회신 완료").strip()[:300]
+    fu.completed_by = actor.user if getattr(actor.user, "pk", None) else None
+    fu.save(update_fields=["state", "completed_at", "completed_by", "reason", "updated_at"])
+    refresh_next_due([fu.ticket_id])
+    audit.record(fu.ticket, EventType.FOLLOWUP, actor, followup=fu.pk, change="completed", late=now > fu.due_at)
+    return fu

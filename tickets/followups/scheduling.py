@@ -1,0 +1,205 @@
+"""Scheduling: policies turn triggers into FollowUp rows, and ticket changes (outcome, status,
+consent, purge) move, pause or cancel the pending ones. Keeps each ticket's `next_due_at`.
+
+The dispatcher (`tickets.followups.dispatcher`) carries the due rows out; manual changes by
+staff are in `tickets.followups.changes`.
+"""
+
+import logging
+
+from django.db import IntegrityError, transaction
+from django.db.models import OuterRef, Q, Subquery
+
+from cstrack import calendar
+from cstrack.actors import SYSTEM, Actor
+from notifications import services as outbox
+from tickets import audit
+from tickets.models import (
+    OPEN_STATUSES,
+    PENDING_FOLLOWUP_STATES,
+    Action,
+    EventType,
+    FollowUp,
+    FollowUpPolicy,
+    FollowUpState,
+    Status,
+    Ticket,
+    Timing,
+)
+
+logger = logging.getLogger(__name__)
+ST = FollowUpState
+AUTOMATIC_ACTIONS = [a for a in Action.values if a != Action.CALL_BACK]
+
+
+# --- The ticket's next due time -----------------------------------------------------------------
+
+
+def refresh_next_due(ticket_ids) -> None:
+    """Recompute Ticket.next_due_at (earliest pending due time) for these tickets in one UPDATE.
+
+    Every function here that creates follow-ups or changes their state or due time calls it
+    before returning, with the ticket locked (so two changes to one ticket cannot interleave).
+    """
+    ids = sorted({getattr(t, "pk", t) for t in ticket_ids})
+    if not ids:
+        return
+    earliest = (
+        FollowUp.objects.filter(ticket=OuterRef("pk"), state__in=PENDING_FOLLOWUP_STATES)
+        .order_by("due_at")
+        .values("due_at")[:1]
+    )
+    Ticket.objects.filter(pk__in=ids).update(next_due_at=Subquery(earliest))
+
+
+def refresh_all_next_due(batch_size: int = 5000) -> int:
+    """Recompute every open ticket's next due time, in batches (after a bulk change made outside
+    the engine, such as a data migration or a data load). Returns the tickets visited."""
+
+    visited, last = 0, 0
+    while True:
+        ids = list(
+            Ticket.objects.filter(status__in=OPEN_STATUSES, pk__gt=last)
+            .order_by("pk")
+            .values_list("pk", flat=True)[:batch_size]
+        )
+        if not ids:
+            return visited
+        with transaction.atomic():
+            refresh_next_due(ids)
+        visited, last = visited + len(ids), ids[-1]
+
+
+# --- Scheduling ------------------------------------------------------------------------------
+
+
+def due_time(policy: FollowUpPolicy, anchor):
+    """When a policy's action falls due, counted from its trigger time."""
+    n = policy.timing_n
+    if policy.timing == Timing.IMMEDIATE:
+        return anchor
+    if policy.timing == Timing.OFFSET_SECONDS:
+        return calendar.after_seconds(anchor, n)
+    if policy.timing == Timing.D_PLUS:
+        return calendar.d_plus(anchor, n, policy.timing_time)
+    if policy.timing == Timing.BUSINESS_DAYS:
+        return calendar.add_business_days(anchor, n)
+    if policy.timing == Timing.START_OF_BUSINESS_DAY:
+        return calendar.start_of_nth_business_day(anchor, max(n, 1))
+    if policy.timing == Timing.END_OF_BUSINESS_DAY:
+        return calendar.end_of_nth_business_day(anchor, max(n, 1))
+    if policy.timing == Timing.NEXT_BUSINESS_MOMENT:
+        return calendar.next_business_moment(anchor)
+    raise ValueError(f"unknown timing {policy.timing}")
+
+
+def _details_match(ticket: Ticket, wanted: dict) -> bool:
+    values = {**ticket.details, **ticket.sensitive_details}
+    for name, expected in (wanted or {}).items():
+        options = expected if isinstance(expected, list) else [expected]
+        if values.get(name, False if isinstance(options[0], bool) else None) not in options:
+            return False
+    return True
+
+
+def schedule(ticket: Ticket, trigger: str, *, anchor, occurrence: str, status: str = "") -> list[FollowUp]:
+    """Create the follow-ups that `trigger` calls for. Runs inside the trigger's transaction."""
+    policies = FollowUpPolicy.objects.filter(Q(kind=ticket.kind) | Q(kind__isnull=True), trigger=trigger, active=True)
+    if status:
+        policies = policies.filter(trigger_status=status)
+    created = []
+    for policy in policies.select_related("template"):
+        if not _details_match(ticket, policy.conditions.get("details")):
+            continue
+        paused = ticket.status == Status.WAITING_CUSTOMER and policy.pauses_when_waiting
+        row = FollowUp(
+            ticket=ticket,
+            policy=policy,
+            action=policy.action,
+            due_at=due_time(policy, anchor),
+            state=ST.PAUSED if paused else ST.SCHEDULED,
+            marks_breach=policy.marks_breach,
+            pauses_when_waiting=policy.pauses_when_waiting,
+            dedupe_key=f"{policy.code}:{ticket.pk}:{occurrence}"[:120],
+            reason=policy.name,
+        )
+        try:
+            with transaction.atomic():
+                row.save()
+        except IntegrityError:  # this trigger occurrence already scheduled it
+            continue
+        created.append(row)
+    if created:
+        refresh_next_due([ticket])
+    return created
+
+
+# --- Reactions to ticket changes --------------------------------------------------------------
+
+
+def on_outcome(ticket: Ticket) -> None:
+    """Follow-ups held for an outcome go now (the dispatcher still respects quiet hours)."""
+    now = calendar.now()
+    held = FollowUp.objects.filter(ticket=ticket, state=ST.HELD)
+    for fu in held:
+        fu.state, fu.due_at, fu.reason = ST.SCHEDULED, max(fu.due_at, now), "결과 기록으로 발송 재개"
+        fu.save(update_fields=["state", "due_at", "reason", "updated_at"])
+    refresh_next_due([ticket])
+
+
+def on_status_change(ticket: Ticket, from_status: str, to_status: str, *, paused_at=None, actor: Actor = SYSTEM):
+    pending = FollowUp.objects.filter(ticket=ticket, state__in=PENDING_FOLLOWUP_STATES)
+    if to_status in (Status.CLOSED, Status.CANCELLED):
+        reason = "티켓 종료로 취소" if to_status == Status.CLOSED else "티켓 취소로 취소"
+        count = pending.update(state=ST.CANCELLED, reason=reason, updated_at=calendar.now())
+        if count:
+            audit.record(ticket, EventType.FOLLOWUP, actor, cancelled=count, reason=reason)
+        if to_status == Status.CANCELLED:
+            # A cancelled request promises nothing: a message still waiting in the outbox (for
+            # the end of quiet hours, say) is stopped. Closing is the normal end of a handled
+            # ticket, so a message already due for it still goes.
+            outbox.messages_cancel(list(_customer_message_ids(ticket)), reason=reason)
+        refresh_next_due([ticket])
+        return
+    if to_status == Status.WAITING_CUSTOMER:
+        pending.filter(state=ST.SCHEDULED, pauses_when_waiting=True).update(state=ST.PAUSED, updated_at=calendar.now())
+    elif from_status == Status.WAITING_CUSTOMER and paused_at:
+        # The clock stopped while we waited on the customer: move due times by the paused time
+        # (for a duty scheduled during the wait, the time since it was scheduled).
+        now = calendar.now()
+        for fu in pending.filter(state=ST.PAUSED):
+            paused_for = calendar.elapsed(max(paused_at, fu.created_at), now)
+            fu.state, fu.due_at = ST.SCHEDULED, calendar.shift(fu.due_at, paused_for)
+            fu.save(update_fields=["state", "due_at", "updated_at"])
+        refresh_next_due([ticket])
+    # Pausing keeps duties pending at the same due times: the next due time does not change.
+    # schedule() refreshes it when it adds duties.
+    schedule(
+        ticket,
+        "status_entered",
+        anchor=calendar.now(),
+        occurrence=f"status-{to_status}-{ticket.version}",
+        status=to_status,
+    )
+
+
+def _customer_message_ids(ticket: Ticket):
+    return FollowUp.objects.filter(ticket=ticket, action=Action.CUSTOMER_MESSAGE, message__isnull=False).values_list(
+        "message_id", flat=True
+    )
+
+
+def on_consent_withdrawn(ticket: Ticket) -> None:
+    """No more messages to the customer: pending duties are cancelled, and so are messages
+    already in the outbox that have not left (one waiting for the end of quiet hours, say)."""
+    FollowUp.objects.filter(ticket=ticket, state__in=PENDING_FOLLOWUP_STATES, action=Action.CUSTOMER_MESSAGE).update(
+        state=ST.CANCELLED, reason="고객 동의 철회 또는 연락처 삭제로 취소", updated_at=calendar.now()
+    )
+    refresh_next_due([ticket])
+    outbox.messages_cancel(list(_customer_message_ids(ticket)), reason="고객 동의 철회 또는 연락처 삭제로 취소")
+
+
+def on_contact_purged(ticket: Ticket) -> None:
+    """The contact is gone from the ticket: it goes from the outbox too (sent messages included)."""
+    on_consent_withdrawn(ticket)
+    outbox.messages_forget_recipient(list(_customer_message_ids(ticket)))
