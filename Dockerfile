@@ -1,4 +1,5 @@
-FROM python:3.11-slim
+# The newest Python cstrack supports (3.11–3.13; pyproject.toml).
+FROM python:3.13-slim
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 DJANGO_ENV=production
 WORKDIR /app
 COPY requirements ./requirements

@@ -1,18 +1,20 @@
-"""Browser tests: Playwright for Python driving Debian's Chromium against pytest-django's live
-server. Never a browser download: scripts/install-browser.sh installs /usr/bin/chromium.
+"""Browser tests: Playwright for Python driving a Chromium against pytest-django's live server.
+The browser is the one `scripts/install-browser.sh` finds or installs (scripts/test passes it as
+CHROMIUM); run alone, pytest takes CHROMIUM or a chromium on PATH.
 
 Playwright's sync API runs an event loop in the test thread, which trips Django's async-unsafe
 guard for the ORM calls the tests make to set up data; the tests run one at a time, so the
 guard is switched off here."""
 
 import os
+import shutil
 from pathlib import Path
 
 import pytest
 
 os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
 
-CHROMIUM = "/usr/bin/chromium"
+CHROMIUM = os.environ.get("CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--headless=new",
     "--no-sandbox",
@@ -29,8 +31,8 @@ VIEWPORT = {"width": 1366, "height": 768}
 
 def _missing_browser(reason: str):
     if os.environ.get("CI") == "true":
-        pytest.fail(f"{reason} (CI=true: browser tests must run; run scripts/install-browser.sh)", pytrace=False)
-    pytest.skip(f"{reason}; run scripts/install-browser.sh to install Debian's chromium")
+        pytest.fail(f"{reason} (CI=true: browser tests must run; see scripts/install-browser.sh)", pytrace=False)
+    pytest.skip(f"{reason}; install chromium or Chrome, or set CHROMIUM=/path/to/it (scripts/install-browser.sh)")
 
 
 @pytest.fixture(scope="session")
