@@ -21,6 +21,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from contextlib import contextmanager, suppress
@@ -35,7 +36,7 @@ from tests.conftest import PENALTY_DETAILS
 from tests.fakes.provider_server import FakeProviderServer
 
 ROOT = Path(__file__).resolve().parents[2]
-CELERY = str(ROOT / ".venv" / "bin" / "celery")
+CELERY = str(Path(sys.executable).parent / "celery")  # the venv that runs the tests (CI has one per Python)
 IN_CI = os.environ.get("CI") == "true"
 
 SMS_POLICY = "penalty-feedback-d3-sms"

@@ -8,6 +8,7 @@ import pytest
 from cstrack.errors import Conflict, TransitionNotAllowed
 from tickets.lifecycle import services
 from tickets.lifecycle.workflow import TRANSITIONS, allowed_targets
+from tickets.locking import locked_ticket
 from tickets.models import EventType, Status, Ticket, TicketEvent
 
 pytestmark = pytest.mark.django_db
@@ -134,7 +135,7 @@ def test_changing_one_ticket_does_not_wait_for_another_of_the_same_kind(make_tic
     def hold_first():
         try:
             with transaction.atomic():
-                services._locked(first)
+                locked_ticket(first)
                 locked.set()
                 release.wait(10)
         finally:
