@@ -287,9 +287,22 @@ SPECTACULAR_SETTINGS = {
     },
 }
 
-# --- Logging: never personal data (cstrack.logging.PiiScrubFilter is the last guard) --------
+# --- Logging: never personal data (cstrack/logging.py) ---------------------------------------
+# The formatters scrub the whole rendered line; every logger that writes anywhere -- Django's
+# own (django.server from runserver, django.request) included -- goes to this one handler.
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
 LOG_FORMAT = env.str("LOG_FORMAT", default="json" if IS_PRODUCTION else "text")  # json | text
+LOG_FORMATTERS = {
+    "json": {
+        "()": "cstrack.logging.ScrubbingJsonFormatter",
+        "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s %(ticket)s",
+        "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+    },
+    "text": {
+        "()": "cstrack.logging.ScrubbingFormatter",
+        "format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s",
+    },
+}
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -297,18 +310,17 @@ LOGGING = {
         "scrub_pii": {"()": "cstrack.logging.PiiScrubFilter"},
         "context": {"()": "cstrack.observability.ContextFilter"},
     },
-    "formatters": {
-        "json": {
-            "()": "pythonjsonlogger.json.JsonFormatter",
-            "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s %(ticket)s",
-            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
-        },
-        "text": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
-    },
+    "formatters": LOG_FORMATTERS,
     "handlers": {
         "console": {"class": "logging.StreamHandler", "filters": ["context", "scrub_pii"], "formatter": LOG_FORMAT},
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    # Django's defaults give these their own unscrubbed handlers (and mail to ADMINS); ours
+    # replace them.
+    "loggers": {
+        name: {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False}
+        for name in ("django", "django.server", "django.request", "celery", "celery.task", "celery.redirected")
+    },
 }
 # If set, /metrics requires "Authorization: Bearer <token>".
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
