@@ -23,16 +23,64 @@ from .errors import DomainValidationError
 # --- Normalisation ---------------------------------------------------------------------------
 
 
-def normalise_phone(raw: str, field: str = "phone") -> str:
-    """Return the number in E.164 (+821012345678). Korean numbers may be written locally."""
-    text = (raw or "").strip()
+# Mobile prefixes (010, 011, 016-019) and the length of the national number (without the
+# leading 0) each allows: 010 is always 010-XXXX-XXXX; the older ones also had XXX in the middle.
+_MOBILE_LENGTHS = {"10": (10,), "11": (9, 10), "16": (9, 10), "17": (9, 10), "18": (9, 10), "19": (9, 10)}
+# What a person writes in a number: ASCII digits, a leading +, spaces, hyphens, dots, brackets.
+_PHONE_CHARS = re.compile(r"\+?[0-9 ()./-]+")
+PHONE_EXAMPLE = "예: 010-XXXX-XXXX"
+
+
+def _phone_error(field: str, text: str) -> DomainValidationError:
+    return DomainValidationError({field: [text]})
+
+
+def normalise_phone(raw: str, field: str = "phone", *, allow_landline: bool = False) -> str:
+    """Return a Korean number in E.164 (+821012345678), or refuse it with a message that says why.
+
+    Strict on purpose: a number we store is one we will text or call, so nothing is guessed or
+    dropped. Refused: extensions and `tel:` URIs (the extension would be silently lost),
+    non-ASCII digits (full-width ０１０ and the like), letters, numbers too short or too long for
+    their prefix, foreign numbers, and -- unless `allow_landline` (only where a kind asks for a
+    call-back number) -- anything but a mobile number (010, 011, 016-019), since an SMS needs one.
+    """
+    text = (raw or "").strip() if isinstance(raw, str) else ""
+    if not text:
+        raise _phone_error(field, f"전화번호를 입력해 주세요. {PHONE_EXAMPLE}")
+    lowered = text.lower()
+    if lowered.startswith("tel:"):
+        raise _phone_error(field, f"tel: 주소가 아닌 전화번호만 입력해 주세요. {PHONE_EXAMPLE}")
+    if any(ch.isdigit() and not ("0" <= ch <= "9") for ch in text):
+        raise _phone_error(field, "숫자는 반각 0-9로 입력해 주세요 (전각·기타 숫자 불가).")
+    if re.search(r"(ext|x|#|;|내선)", lowered):
+        raise _phone_error(field, "내선 번호는 저장할 수 없습니다. 직통 번호만 입력해 주세요.")
+    if not _PHONE_CHARS.fullmatch(text):
+        raise _phone_error(field, f"전화번호에는 숫자, 하이픈(-), 공백만 쓸 수 있습니다. {PHONE_EXAMPLE}")
     try:
         parsed = phonenumbers.parse(text, "KR")
     except phonenumbers.NumberParseException:
-        parsed = None
-    if parsed is None or not phonenumbers.is_valid_number(parsed):
-        raise DomainValidationError({field: ["올바른 전화번호가 아닙니다. 예: 010-1234-5678"]})
+        raise _phone_error(field, f"올바른 전화번호가 아닙니다. {PHONE_EXAMPLE}") from None
+    if parsed.country_code != 82:
+        raise _phone_error(field, "국내 전화번호만 입력할 수 있습니다.")
+    national = str(parsed.national_number)
+    # 01X numbers are mobile (9-10 digits after the 0); 15XX/16XX/18XX-XXXX (8 digits, no 0)
+    # are representative numbers, which receive no SMS.
+    if national.startswith("1") and len(national) != 8:
+        if len(national) not in _MOBILE_LENGTHS.get(national[:2], ()):
+            raise _phone_error(field, f"휴대폰 번호의 자릿수나 앞자리가 맞지 않습니다. {PHONE_EXAMPLE}")
+    elif not allow_landline:
+        raise _phone_error(
+            field, f"문자를 받을 수 있는 휴대폰 번호(010, 011, 016~019)를 입력해 주세요. {PHONE_EXAMPLE}"
+        )
+    if not phonenumbers.is_valid_number(parsed):
+        raise _phone_error(field, f"올바른 전화번호가 아닙니다. {PHONE_EXAMPLE}")
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+def is_mobile(e164: str | None) -> bool:
+    """True for a stored (E.164) Korean mobile number: one an SMS can reach."""
+    national = (e164 or "").removeprefix("+82")
+    return (e164 or "").startswith("+82") and len(national) in _MOBILE_LENGTHS.get(national[:2], ())
 
 
 def normalise_email(raw: str, field: str = "email") -> str:
@@ -120,7 +168,8 @@ def blind_index(value: str) -> str:
 
 
 def phone_index(raw: str) -> str:
-    return blind_index(normalise_phone(raw))
+    """Lookup only (nothing is sent), so any valid Korean number may be searched for."""
+    return blind_index(normalise_phone(raw, allow_landline=True))
 
 
 # --- Model fields ----------------------------------------------------------------------------

@@ -84,8 +84,8 @@ class TicketFilter(django_filters.FilterSet):
             return qs
         try:
             return qs.filter(customer_phone_hash=pii.phone_index(value))
-        except DomainValidationError:
-            raise DomainValidationError({"phone": ["올바른 전화번호가 아닙니다. 예: 010-1234-5678"]}) from None
+        except DomainValidationError as exc:
+            raise DomainValidationError({"phone": next(iter(exc.field_errors.values()))}) from None
 
     def filter_phone_hash(self, qs, name, value):
         if not value:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.db import transaction
 
-from cstrack import calendar
+from cstrack import calendar, pii
 from cstrack.actors import SYSTEM
 from notifications import services as outbox
 from tickets import audit
@@ -166,6 +166,9 @@ def _send_customer_message(fu: FollowUp, ticket: Ticket) -> str:
         )
     if not recipient:
         _close(fu, ST.SKIPPED, "고객 연락처가 없어 생략")
+        return "skipped"
+    if template.channel == "sms" and not pii.is_mobile(recipient):
+        _close(fu, ST.SKIPPED, "휴대폰 번호가 아니어서 문자를 보낼 수 없어 생략")
         return "skipped"
     message = outbox.message_enqueue(
         channel=template.channel,

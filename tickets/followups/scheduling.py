@@ -73,6 +73,17 @@ def refresh_all_next_due(batch_size: int = 5000) -> int:
 # --- Scheduling ------------------------------------------------------------------------------
 
 
+def kind_texts_customer(kind) -> bool:
+    """Whether an active rule may send this kind's customer an SMS: then the customer's number
+    must be a mobile one; otherwise (the number is only called back) a landline will do."""
+    return FollowUpPolicy.objects.filter(
+        Q(kind=kind) | Q(kind__isnull=True),
+        active=True,
+        action=Action.CUSTOMER_MESSAGE,
+        template__channel="sms",
+    ).exists()
+
+
 def due_time(policy: FollowUpPolicy, anchor):
     """When a policy's action falls due, counted from its trigger time."""
     n = policy.timing_n

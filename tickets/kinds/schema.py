@@ -172,9 +172,10 @@ def _coerce(field: dict, value):
         if not isinstance(value, str):
             raise ValueError("전화번호여야 합니다.")
         try:
-            return pii.normalise_phone(value)
-        except DomainValidationError:
-            raise ValueError("올바른 전화번호가 아닙니다. 예: 010-1234-5678") from None
+            # A kind's phone field is a number to call back on: a landline is fine there.
+            return pii.normalise_phone(value, field="value", allow_landline=True)
+        except DomainValidationError as exc:
+            raise ValueError(exc.field_errors["value"][0]) from None
     raise ValueError("알 수 없는 형식입니다.")
 
 

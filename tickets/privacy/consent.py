@@ -49,7 +49,9 @@ def apply_contact(
     )
     if phone:
         try:
-            phone = pii.normalise_phone(phone, field="customer_phone")
+            # A number we will text must be a mobile one; a kind that only calls back takes a landline.
+            landline_ok = ticket.kind_id is not None and not followups.kind_texts_customer(ticket.kind)
+            phone = pii.normalise_phone(phone, field="customer_phone", allow_landline=landline_ok)
         except DomainValidationError as exc:
             errors.update(exc.field_errors)
     if email:
