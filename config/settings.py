@@ -254,6 +254,11 @@ OUTBOX_SWEEP_BATCH_SIZE = env.int("OUTBOX_SWEEP_BATCH_SIZE", default=500)
 # period runs from closing.
 RESOLVED_AUTO_CLOSE_DAYS = env.int("RESOLVED_AUTO_CLOSE_DAYS", default=7)
 OUTBOX_REQUEUE_AFTER_SECONDS = env.float("OUTBOX_REQUEUE_AFTER_SECONDS", default=300)
+# Outbound requests (webhooks, HTTP gateway; cstrack/outbound.py): https only in production;
+# internal addresses are refused unless listed here (host names, addresses or networks, e.g.
+# "sms-gw.internal,10.20.0.0/16") -- the operator's explicit list of internal targets.
+OUTBOUND_REQUIRE_HTTPS = env.bool("OUTBOUND_REQUIRE_HTTPS", default=IS_PRODUCTION)
+OUTBOUND_ALLOWLIST = env.list("OUTBOUND_ALLOWLIST", default=[])
 # Webhook deliveries are signed with their subscription's secret (and the previous one during
 # a rotation's grace period); WEBHOOK_SIGNING_SECRET signs anything without a subscription.
 WEBHOOK_SECRET_RESOLVER = "tickets.webhooks.webhook_signing_secrets"  # noqa: S105 - a dotted path

@@ -63,6 +63,8 @@ def normalise_phone(raw: str, field: str = "phone", *, allow_landline: bool = Fa
     if parsed.country_code != 82:
         raise _phone_error(field, "국내 전화번호만 입력할 수 있습니다.")
     national = str(parsed.national_number)
+    if len(national) < 8:
+        raise _phone_error(field, f"올바른 전화번호가 아닙니다: 자릿수가 모자랍니다. {PHONE_EXAMPLE}")
     # 01X numbers are mobile (9-10 digits after the 0); 15XX/16XX/18XX-XXXX (8 digits, no 0)
     # are representative numbers, which receive no SMS.
     if national.startswith("1") and len(national) != 8:

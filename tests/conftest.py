@@ -47,6 +47,32 @@ def make_user(username, role=None, **extra):
 
 
 @pytest.fixture(autouse=True)
+def _fakes_are_allowed_outbound_targets(settings):
+    """The fake provider and webhook receivers listen on 127.0.0.1: the operator's allowlist
+    (cstrack/outbound.py) names it, as production would name an internal gateway.
+    tests/security empties it to show the policy refusing."""
+    settings.OUTBOUND_ALLOWLIST = ["127.0.0.1"]
+
+
+# Documentation names resolve to a public documentation address (the machine has no DNS).
+FAKE_PUBLIC_ADDRESS = "93.184.215.14"
+
+
+@pytest.fixture(autouse=True)
+def _fake_dns_for_documentation_names(monkeypatch):
+    from cstrack import outbound
+
+    real = outbound.resolve_host
+
+    def resolve(host, port):
+        if host == "example" or host.endswith((".example", ".example.com", ".example.org")) or host == "example.com":
+            return [FAKE_PUBLIC_ADDRESS]
+        return real(host, port)
+
+    monkeypatch.setattr(outbound, "resolve_host", resolve)
+
+
+@pytest.fixture(autouse=True)
 def _seed_defaults(request):
     """Transactional tests empty every table afterwards, data-migration rows included; put the
     seed kinds, policies, templates and role groups back for the tests that follow."""

@@ -216,7 +216,8 @@ class WebhookSubscriptionAdmin(admin.ModelAdmin):
     list_display = ("name", "target_url", "api_key", "active", "secret_rotated_at")
     list_filter = ("active",)
     exclude = ("secret", "previous_secret")
-    readonly_fields = ("secret_rotated_at", "created_at")
+    # The target is checked by the outbound policy when subscribed (API): not editable here.
+    readonly_fields = ("target_url", "secret_rotated_at", "created_at")
 
     def has_add_permission(self, request):
         return False  # created through the API, which generates the secret

@@ -17,7 +17,7 @@ from datetime import timedelta
 
 from django.db import transaction
 
-from cstrack import calendar
+from cstrack import calendar, outbound
 from cstrack.errors import DomainValidationError
 from notifications import services as outbox
 from tickets.models import EventType, TicketEvent, WebhookSubscription
@@ -104,9 +104,16 @@ def webhook_signing_secrets(message) -> list[str]:
 
 
 def subscription_create(*, name: str, target_url: str, event_types=(), api_key=None) -> WebhookSubscription:
+    errors = {}
     unknown = sorted(set(event_types or ()) - set(EventType.values))
     if unknown:
-        raise DomainValidationError({"event_types": [f"알 수 없는 이벤트: {', '.join(unknown)}"]})
+        errors["event_types"] = [f"알 수 없는 이벤트: {', '.join(unknown)}"]
+    try:
+        target_url = outbound.check_url(target_url)  # checked again before every delivery
+    except outbound.OutboundRefused as exc:
+        errors["target_url"] = [exc.reason]
+    if errors:
+        raise DomainValidationError(errors)
     return WebhookSubscription.objects.create(
         name=name.strip()[:100],
         target_url=target_url,

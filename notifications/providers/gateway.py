@@ -20,6 +20,8 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
+from cstrack import outbound
+
 from .base import PermanentProviderError, Provider, ProviderConfigurationError, TemporaryProviderError
 
 TIMESTAMP_HEADER = "X-Cstrack-Timestamp"
@@ -67,8 +69,11 @@ def request(method: str, url: str, *, body: bytes | None = None, headers: dict |
         raise PermanentProviderError(f"{what}: only http and https URLs are allowed")
     req = urllib.request.Request(url, data=body, headers=all_headers, method=method)  # noqa: S310 (scheme checked)
     try:
-        with urllib.request.urlopen(req, timeout=timeout()) as resp:  # noqa: S310 (scheme checked above)
+        # The outbound policy (cstrack/outbound.py): checked now, at every send; no redirects.
+        with outbound.urlopen(req, timeout=timeout()) as resp:
             return HttpResponse(resp.status, resp.read())
+    except outbound.OutboundRefused as exc:
+        raise PermanentProviderError(f"{what}: {exc}") from None
     except urllib.error.HTTPError as exc:
         try:
             data = exc.read()

@@ -177,6 +177,7 @@ class ServiceEnv:
                 "SOLAPI_BASE_URL": self.fake.solapi_base_url,
                 "SOLAPI_API_KEY": self.fake.solapi_api_key,
                 "SOLAPI_API_SECRET": self.fake.solapi_api_secret,
+                "OUTBOUND_ALLOWLIST": "127.0.0.1",  # the fake provider: an allowed internal target
                 "FOLLOWUP_DISPATCH_INTERVAL": "1",
                 "OUTBOX_SWEEP_INTERVAL": "2",
                 "CSTRACK_VAR_DIR": str(self.tmp / "var"),

@@ -10,7 +10,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from cstrack import pii
+from cstrack import outbound, pii
 from notifications.models import Message
 from tickets import selectors
 from tickets.lifecycle import workflow
@@ -254,6 +254,9 @@ class MessageSerializer(serializers.ModelSerializer):
     template = serializers.SlugRelatedField(slug_field="code", read_only=True, allow_null=True)
     recipient = serializers.CharField(source="recipient_masked", read_only=True, help_text="Masked.")
     ticket = serializers.CharField(source="ticket_reference", read_only=True, allow_null=True)
+    last_error = serializers.SerializerMethodField(
+        help_text="The last failure's category only; the detail is for staff (console, admin)."
+    )
 
     class Meta:
         model = Message
@@ -278,6 +281,12 @@ class MessageSerializer(serializers.ModelSerializer):
             "updated_at",
         ]
         read_only_fields = fields
+
+    @extend_schema_field(serializers.ChoiceField(choices=["", *outbound.ERROR_CATEGORIES, "cancelled"]))
+    def get_last_error(self, message) -> str:
+        if not message.last_error:
+            return ""
+        return "cancelled" if message.state == Message.State.CANCELLED else outbound.error_category(message.last_error)
 
 
 class WebhookSubscriptionSerializer(serializers.ModelSerializer):
