@@ -342,3 +342,88 @@ def age_bucket_bounds(moment: datetime) -> dict[str, tuple[datetime | None, date
         bounds[label] = (oldest, newest)
         newest = oldest
     return bounds
+
+
+# --- report periods --------------------------------------------------------------------------
+
+# Reports count by KST day, ISO week (Monday first) or calendar month.
+PERIODS = ("day", "week", "month")
+
+
+def _check_period(period: str) -> None:
+    if period not in PERIODS:
+        raise ValueError(f"period must be one of {PERIODS}, got {period!r}")
+
+
+def period_start(d: date, period: str) -> date:
+    """First KST date of the day/week/month containing `d`."""
+    _check_period(period)
+    if period == "week":
+        return d - timedelta(days=d.weekday())
+    if period == "month":
+        return date(d.year, d.month, 1)
+    return d
+
+
+def next_period_start(d: date, period: str) -> date:
+    """First KST date of the period after the one containing `d`."""
+    start = period_start(d, period)
+    if period == "week":
+        return start + timedelta(days=7)
+    if period == "month":
+        return date(start.year + (start.month == 12), start.month % 12 + 1, 1)
+    return start + timedelta(days=1)
+
+
+def period_starts(first: date, last: date, period: str) -> list[date]:
+    """The starts of every period from the one containing `first` to the one containing `last`."""
+    starts, d = [], period_start(first, period)
+    while d <= last:
+        starts.append(d)
+        d = next_period_start(d, period)
+    return starts
+
+
+def kst_day_bounds(first: date, last: date) -> tuple[datetime, datetime]:
+    """[00:00 KST of `first`, 00:00 KST of the day after `last`), for range filters."""
+    return _at(first, time(0, 0)), _at(last + timedelta(days=1), time(0, 0))
+
+
+def period_bounds(start: date, period: str) -> tuple[datetime, datetime]:
+    """[start, end) instants of the KST period beginning on `start`."""
+    return _at(period_start(start, period), time(0, 0)), _at(next_period_start(start, period), time(0, 0))
+
+
+def trunc_period(field: str, period: str):
+    """A database expression for the KST start of the period containing `field` (a datetime
+    column), so a report groups by KST day/week/month in one query on SQLite and PostgreSQL."""
+    from django.db.models.functions import Trunc
+
+    _check_period(period)
+    return Trunc(field, period, tzinfo=KST)
+
+
+def default_report_range(moment: datetime, period: str, count: int = 12) -> tuple[date, date]:
+    """The last `count` periods up to and including the one containing `moment` (KST)."""
+    _check_period(period)
+    last = kst_date(moment)
+    first = period_start(last, period)
+    for _ in range(count - 1):
+        first = period_start(first - timedelta(days=1), period)
+    return first, last
+
+
+def previous_business_day(d: date) -> date:
+    """The last business day strictly before `d`."""
+    for offset in range(1, _MAX_SEARCH_DAYS + 1):
+        candidate = d - timedelta(days=offset)
+        if is_business_day(candidate):
+            return candidate
+    raise RuntimeError(f"no business day within {_MAX_SEARCH_DAYS} days before {d}; check closures")
+
+
+def at_local_time(d: date, t: time) -> datetime:
+    """The instant of KST wall-clock time `t` on date `d` (e.g. a digest at 08:30)."""
+    if t.tzinfo is not None:
+        raise ValueError("`t` is a KST wall-clock time; pass a naive time")
+    return _at(d, t)

@@ -97,11 +97,12 @@ def test_no_outcome_at_d3_holds_sms_alerts_and_breaches(penalty, operator_actor)
     assert TicketEvent.objects.filter(ticket=penalty, type=EventType.BREACHED).count() == 1
     assert penalty in overdue_tickets(kst(2026, 11, 22, 10, 1))
 
-    # The outcome comes in at 22:00: the held SMS is released, and waits for 08:00.
+    # The outcome comes in at 22:00: the held SMS is released, and waits for 08:00. Its due time
+    # stays the promised D+3, so the promise report counts it as kept late.
     with at(2026, 11, 22, 22, 0):
         services.ticket_record_outcome(penalty, outcome="suspension", actor=operator_actor)
         sms_fu.refresh_from_db()
-        assert sms_fu.state == ST.SCHEDULED and sms_fu.due_at == kst(2026, 11, 22, 22, 0)
+        assert sms_fu.state == ST.SCHEDULED and sms_fu.due_at == kst(2026, 11, 22, 10, 0)
         assert dispatcher.dispatch_due().done == 1
         message = sms_messages().get()
         assert message.next_attempt_at == kst(2026, 11, 23, 8, 0)

@@ -4,7 +4,7 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
-from . import views
+from . import reports, views
 from .schema_views import not_found
 
 router = DefaultRouter(trailing_slash=True)
@@ -19,6 +19,7 @@ router.register("attachments", views.AttachmentViewSet, basename="api-attachment
 
 urlpatterns = [
     path("api/v1/", include(router.urls)),
+    path("api/v1/reports/", include(reports.urlpatterns)),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     re_path(r"^api/.*$", not_found),

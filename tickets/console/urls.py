@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from . import views
+from . import reports, views
 
 app_name = "console"
 
@@ -27,5 +27,7 @@ urlpatterns = [
     path("supervisor/export.csv", views.supervisor_export, name="supervisor_export"),
     path("supervisor/breaches.svg", views.supervisor_chart, name="supervisor_chart"),
     path("supervisor/messages/", views.dead_messages, name="dead_messages"),
+    path("supervisor/reports/", reports.promise_report, name="promise_report"),
+    path("supervisor/reports/export.csv", reports.promise_report_export, name="promise_report_export"),
     path("supervisor/messages/<int:pk>/retry/", views.dead_message_retry, name="dead_message_retry"),
 ]

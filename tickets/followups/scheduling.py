@@ -149,12 +149,11 @@ def schedule(ticket: Ticket, trigger: str, *, anchor, occurrence: str, status: s
 
 
 def on_outcome(ticket: Ticket) -> None:
-    """Follow-ups held for an outcome go now (the dispatcher still respects quiet hours)."""
-    now = calendar.now()
-    held = FollowUp.objects.filter(ticket=ticket, state=ST.HELD)
-    for fu in held:
-        fu.state, fu.due_at, fu.reason = ST.SCHEDULED, max(fu.due_at, now), "결과 기록으로 발송 재개"
-        fu.save(update_fields=["state", "due_at", "reason", "updated_at"])
+    """Follow-ups held for an outcome go now (the dispatcher still respects quiet hours). Their
+    due time stays the promised one, so a message sent after it counts as kept late."""
+    FollowUp.objects.filter(ticket=ticket, state=ST.HELD).update(
+        state=ST.SCHEDULED, reason="결과 기록으로 발송 재개", updated_at=calendar.now()
+    )
     refresh_next_due([ticket])
 
 
