@@ -19,6 +19,7 @@ parser = argparse.ArgumentParser()
 parser.add_argument("--tickets", type=int, default=1_000_000)
 parser.add_argument("--repeat", type=int, default=5)
 parser.add_argument("--reuse", action="store_true")
+parser.add_argument("--spread", action="store_true", help="with --reuse: spread the loaded rows again")
 parser.add_argument("--explain", action="store_true", help="print the plan of the main grouped query")
 args = parser.parse_args()
 
@@ -58,11 +59,7 @@ def spread() -> None:
             "INSERT INTO tickets_recontact (ticket_id, channel, note, logged_at)"
             " SELECT id, 'phone', '', received_at + interval '1 day' FROM tickets_ticket WHERE id %% 10 = 3"
         )
-    connection.commit() if not connection.get_autocommit() else None
-    raw = connection.connection
-    raw.autocommit = True
-    with raw.cursor() as cur:
-        cur.execute("VACUUM ANALYZE")
+        cur.execute("VACUUM ANALYZE")  # autocommit: each statement above is already committed
 
 
 if not args.reuse:
@@ -73,6 +70,8 @@ if not args.reuse:
     print(
         f"loaded {stats['tickets']:,} tickets, {stats['followups']:,} follow-ups in {time.perf_counter() - start:.1f} s"
     )
+    connection.close()  # the loader leaves its raw connection outside Django's autocommit
+if not args.reuse or args.spread:
     start = time.perf_counter()
     spread()
     print(f"spread kinds/boards/owners, completion times, re-contacts in {time.perf_counter() - start:.1f} s")

@@ -225,6 +225,7 @@ OUTBOX_SWEEP_INTERVAL = env.float("OUTBOX_SWEEP_INTERVAL", default=60.0)
 CELERY_BROKER_CONNECTION_TIMEOUT = CSTRACK_BROKER_PUBLISH_TIMEOUT
 CELERY_BEAT_SCHEDULE = {
     "dispatch-due-followups": {"task": "tickets.dispatch_due_followups", "schedule": FOLLOWUP_DISPATCH_INTERVAL},
+    "schedule-morning-digests": {"task": "tickets.schedule_morning_digests", "schedule": 900.0},
     "sweep-outbox": {"task": "notifications.sweep_outbox", "schedule": OUTBOX_SWEEP_INTERVAL},
     "purge-expired-idempotency-keys": {"task": "cstrack.purge_expired_idempotency_keys", "schedule": 3600.0},
     "purge-expired-personal-data": {

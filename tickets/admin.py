@@ -15,6 +15,7 @@ from .models import (
     FollowUp,
     FollowUpPolicy,
     ReContact,
+    StaffProfile,
     Ticket,
     TicketEvent,
     TicketKind,
@@ -175,11 +176,21 @@ class TicketAdmin(admin.ModelAdmin):
 
 @admin.register(FollowUp)
 class FollowUpAdmin(admin.ModelAdmin):
-    list_display = ("ticket", "action", "due_at", "state", "reason")
+    list_display = ("ticket", "recipient", "action", "due_at", "state", "reason")
     list_filter = ("state", "action")
-    search_fields = ("ticket__reference",)
-    list_select_related = ("ticket",)
-    readonly_fields = ("ticket", "policy", "action", "state", "dedupe_key", "message", "completed_at", "completed_by")
+    search_fields = ("ticket__reference", "recipient__username")
+    list_select_related = ("ticket", "recipient")
+    readonly_fields = (
+        "ticket",
+        "recipient",
+        "policy",
+        "action",
+        "state",
+        "dedupe_key",
+        "message",
+        "completed_at",
+        "completed_by",
+    )
 
     # Read-only: rescheduling or cancelling needs a reason and is audited (supervisor console / API).
     def has_add_permission(self, request):
@@ -190,6 +201,13 @@ class FollowUpAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+@admin.register(StaffProfile)
+class StaffProfileAdmin(admin.ModelAdmin):
+    list_display = ("user", "morning_digest", "updated_at")
+    list_filter = ("morning_digest",)
+    search_fields = ("user__username",)
 
 
 @admin.register(TicketEvent)

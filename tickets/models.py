@@ -374,6 +374,7 @@ class Action(models.TextChoices):
     REMIND_OWNER = "remind_owner", _("담당자 리마인드")
     ALERT_SUPERVISOR = "alert_supervisor", _("관리자 알림")
     ESCALATE = "escalate", _("상위 단계 에스컬레이션")
+    MORNING_DIGEST = "morning_digest", _("아침 요약 메일")
 
 
 class Timing(models.TextChoices):
@@ -440,6 +441,8 @@ class FollowUpPolicy(TimeStampedModel):
             errors["timing_n"] = _("N은 0 이상이어야 합니다.")
         if self.trigger == Trigger.STATUS_ENTERED and not self.trigger_status:
             errors["trigger_status"] = _("'상태 진입' 계기에는 진입 상태를 골라 주세요.")
+        if self.action == Action.MORNING_DIGEST:
+            errors["action"] = _("아침 요약 메일은 규칙이 아니라 직원 설정으로 정합니다.")
         if self.action == Action.CUSTOMER_MESSAGE and self.template_id is None:
             errors["template"] = _("고객 메시지에는 메시지 템플릿이 필요합니다.")
         if not isinstance(self.conditions, dict):
@@ -472,9 +475,20 @@ PENDING_FOLLOWUP_STATES = (FollowUpState.SCHEDULED, FollowUpState.HELD, FollowUp
 
 class FollowUp(TimeStampedModel):
     """A promised duty on a ticket. Automatic actions are carried out by the dispatcher when
-    due; a call back is a duty for a person, due by `due_at`, done when they mark it."""
+    due; a call back is a duty for a person, due by `due_at`, done when they mark it.
 
-    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="followups")
+    A morning digest (tickets.reports.digest) is a follow-up for a member of staff rather than
+    a ticket: no ticket, a `recipient`, one row per person per business day."""
+
+    ticket = models.ForeignKey(Ticket, null=True, blank=True, on_delete=models.CASCADE, related_name="followups")
+    recipient = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="digests",
+        verbose_name=_("받는 사람"),
+    )
     policy = models.ForeignKey(
         FollowUpPolicy, null=True, blank=True, on_delete=models.SET_NULL, related_name="followups"
     )
@@ -509,6 +523,12 @@ class FollowUp(TimeStampedModel):
             ),
             models.Index(fields=["ticket", "state"], name="followup_ticket_state"),
             models.Index(fields=["state", "action", "due_at"], name="followup_state_action_due"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(ticket__isnull=False) | Q(action="morning_digest", recipient__isnull=False),
+                name="followup_ticket_or_digest",
+            )
         ]
 
     def __str__(self):
@@ -643,3 +663,25 @@ class Attachment(models.Model):
     @property
     def is_deleted(self):
         return self.deleted_at is not None
+
+
+# --- Staff preferences ---------------------------------------------------------------------------
+
+
+class StaffProfile(models.Model):
+    """A member of staff's own settings (the console's profile page)."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="staff_profile")
+    morning_digest = models.BooleanField(
+        _("아침 요약 메일 받기"),
+        default=True,
+        help_text=_("영업일 아침 08:30에 전날 약속 이행, 밤사이 기한 위반, 오늘 기한인 약속을 메일로 받습니다."),
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("직원 설정")
+        verbose_name_plural = _("직원 설정")
+
+    def __str__(self):
+        return str(self.user)

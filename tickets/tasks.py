@@ -5,6 +5,7 @@ import logging
 from celery import shared_task
 
 from tickets.followups import dispatcher
+from tickets.reports import digest
 
 logger = logging.getLogger(__name__)
 
@@ -16,6 +17,12 @@ def dispatch_due_followups():
     if result.claimed:
         logger.info("follow-ups dispatched: %s", result)
     return None
+
+
+@shared_task(name="tickets.schedule_morning_digests", ignore_result=True)
+def schedule_morning_digests():
+    """Run by beat every 15 minutes: writes the digest rows due (idempotent); the dispatcher sends them."""
+    digest.schedule_digests()
 
 
 @shared_task(name="tickets.purge_expired_personal_data", ignore_result=True)

@@ -443,7 +443,8 @@ class FollowUpViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewS
     }
 
     def get_queryset(self):
-        qs = FollowUp.objects.select_related("ticket", "policy").order_by("due_at", "id")
+        qs = FollowUp.objects.filter(ticket__isnull=False)  # not the staff's morning digests
+        qs = qs.select_related("ticket", "policy").order_by("due_at", "id")
         return access.visible_followups(self.request.user, qs)
 
     def paginate_queryset(self, queryset):

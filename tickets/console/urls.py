@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from . import reports, views
+from . import profile, reports, views
 
 app_name = "console"
 
@@ -29,5 +29,7 @@ urlpatterns = [
     path("supervisor/messages/", views.dead_messages, name="dead_messages"),
     path("supervisor/reports/", reports.promise_report, name="promise_report"),
     path("supervisor/reports/export.csv", reports.promise_report_export, name="promise_report_export"),
+    path("profile/", profile.profile, name="profile"),
+    path("profile/digests/<int:pk>/cancel/", profile.digest_cancel, name="digest_cancel"),
     path("supervisor/messages/<int:pk>/retry/", views.dead_message_retry, name="dead_message_retry"),
 ]

@@ -500,8 +500,8 @@ def followup_action(request, pk, action):
     capability, handler = FOLLOWUP_ACTIONS[action]
     if not getattr(capabilities(request), capability):
         raise PermissionDenied
-    fu = FollowUp.objects.select_related("ticket").filter(pk=pk).first()
-    if fu is None:
+    fu = FollowUp.objects.select_related("ticket").filter(pk=pk, ticket__isnull=False).first()
+    if fu is None:  # (a morning digest is changed on its recipient's profile page)
         raise Http404
     try:
         handler(request, fu, _actor(request))

@@ -21,6 +21,8 @@ ST = FollowUpState
 
 
 def _locked_followup(followup: FollowUp) -> FollowUp:
+    if followup.ticket_id is None:
+        raise Conflict("아침 요약 메일은 받는 사람의 설정 화면에서 취소합니다.")
     # The ticket first, as the services do: changes to one ticket's duties queue up behind each
     # other, so each refresh of its next due time sees the one before.
     Ticket.objects.select_for_update().filter(pk=followup.ticket_id).values_list("pk", flat=True).first()

@@ -27,6 +27,7 @@ from tickets.models import (
     Ticket,
 )
 from tickets.privacy.delegation import contact_is_covered
+from tickets.reports import digest
 
 logger = logging.getLogger(__name__)
 ST = FollowUpState
@@ -73,7 +74,7 @@ def _dispatch_batch(batch_size: int) -> DispatchResult:
         return result
     # Lock the tickets too, without waiting: a ticket a service is changing right now is left for
     # the next tick (no deadlock, and no decision on a ticket that is about to change).
-    ticket_ids = {fu.ticket_id for fu in claimed}
+    ticket_ids = {fu.ticket_id for fu in claimed if fu.ticket_id is not None}
     tickets = {
         t.pk: t
         for t in Ticket.objects.select_for_update(skip_locked=True, of=("self",))
@@ -82,15 +83,16 @@ def _dispatch_batch(batch_size: int) -> DispatchResult:
     }
     for fu in claimed:
         ticket = tickets.get(fu.ticket_id)
-        if ticket is None:
+        if ticket is None and fu.ticket_id is not None:
             result.deferred += 1
             continue
         fu.ticket = ticket
         try:
             with transaction.atomic():
-                outcome = _carry_out(fu, ticket, now)
+                # A follow-up without a ticket is a member of staff's morning digest.
+                outcome = _carry_out(fu, ticket, now) if ticket is not None else digest.carry_out(fu, now)
         except Exception:
-            logger.exception("follow-up %s failed", fu.pk, extra={"ticket": ticket.reference})
+            logger.exception("follow-up %s failed", fu.pk, extra={"ticket": ticket.reference if ticket else ""})
             fu.attempts += 1
             fu.state = ST.FAILED if fu.attempts >= 3 else ST.SCHEDULED
             fu.due_at = calendar.after_seconds(now, 60 * fu.attempts)
