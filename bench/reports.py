@@ -35,7 +35,7 @@ from django.contrib.auth.models import User  # noqa: E402
 from django.db import connection  # noqa: E402
 
 from cstrack import calendar  # noqa: E402
-from tickets.models import Board, FollowUp, Ticket, TicketKind  # noqa: E402
+from tickets.models import Board, FollowUp, ReContact, Ticket, TicketKind  # noqa: E402
 from tickets.reports import promises as report  # noqa: E402
 
 
@@ -45,20 +45,24 @@ def spread() -> None:
     boards = list(Board.objects.values_list("pk", flat=True))
     owners = [User.objects.get_or_create(username=f"bench-owner-{i}")[0].pk for i in range(20)]
     with connection.cursor() as cur:
-        cur.execute(
-            "UPDATE tickets_ticket SET kind_id = (%s::int[])[1 + id %% %s], board_id = (%s::int[])[1 + id %% %s],"
-            " assignee_id = CASE WHEN id %% 10 = 0 THEN NULL ELSE (%s::int[])[1 + id %% %s] END",
-            [kinds, len(kinds), boards, len(boards), owners, len(owners)],
-        )
+        # Each step is skipped when an earlier run already did it (a run can be resumed).
+        if Ticket.objects.values("kind").distinct().count() < 2:
+            cur.execute(
+                "UPDATE tickets_ticket SET kind_id = (%s::int[])[1 + id %% %s], board_id = (%s::int[])[1 + id %% %s],"
+                " assignee_id = CASE WHEN id %% 10 = 0 THEN NULL ELSE (%s::int[])[1 + id %% %s] END",
+                [kinds, len(kinds), boards, len(boards), owners, len(owners)],
+            )
         # Done rows: 85 % on time (sent at the due minute), 15 % late by 10 minutes to 3 days.
-        cur.execute(
-            "UPDATE tickets_followup SET completed_at = due_at + CASE WHEN id %% 20 < 17 THEN interval '0'"
-            " ELSE make_interval(mins => 10 + (id * 7919) %% 4310) END WHERE state = 'done'"
-        )
-        cur.execute(
-            "INSERT INTO tickets_recontact (ticket_id, channel, note, logged_at)"
-            " SELECT id, 'phone', '', received_at + interval '1 day' FROM tickets_ticket WHERE id %% 10 = 3"
-        )
+        if not FollowUp.objects.filter(state="done", completed_at__isnull=False).exists():
+            cur.execute(
+                "UPDATE tickets_followup SET completed_at = due_at + CASE WHEN id % 20 < 17 THEN interval '0'"
+                " ELSE make_interval(mins => (10 + (id * 7919) % 4310)::int) END WHERE state = 'done'"
+            )
+        if not ReContact.objects.exists():
+            cur.execute(
+                "INSERT INTO tickets_recontact (ticket_id, channel, note, logged_at)"
+                " SELECT id, 'phone', '', received_at + interval '1 day' FROM tickets_ticket WHERE id % 10 = 3"
+            )
         cur.execute("VACUUM ANALYZE")  # autocommit: each statement above is already committed
 
 
