@@ -95,6 +95,19 @@ def _seed_defaults(request):
         roles.ensure_roles()
 
 
+@pytest.fixture(params=["seed", "renamed"])
+def seed_codes(request, db):
+    """Run a scenario twice: with the seed codes, and with every seed kind's and board's code
+    renamed after seeding. Behaviour must not depend on a code (see tests/seedcodes.py)."""
+    from tests import seedcodes
+
+    request.getfixturevalue("_seed_defaults")
+    if request.param == "renamed":
+        seedcodes.rename_every_seed_code()
+    yield request.param
+    seedcodes.restore()
+
+
 @pytest.fixture
 def agent(db):
     return make_user("agent1", roles.AGENT)
@@ -118,6 +131,7 @@ def actor(agent):
 @pytest.fixture
 def make_ticket(db, agent):
     """make_ticket(kind="driver-penalty-request", **overrides) -> Ticket via the service."""
+    from tests.seedcodes import seed
     from tickets.lifecycle import services
 
     def _make(kind="driver-penalty-request", details=None, **kwargs):
@@ -125,7 +139,7 @@ def make_ticket(db, agent):
             details = dict(PENALTY_DETAILS)
             kwargs.setdefault("driver_id", "DRV-100")
         kwargs.setdefault("actor", Actor.for_user(agent))
-        return services.ticket_create(kind=kind, details=details or {}, **kwargs)
+        return services.ticket_create(kind=seed(kind), details=details or {}, **kwargs)
 
     return _make
 

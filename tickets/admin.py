@@ -7,6 +7,7 @@ from django import forms
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
+from tickets.kinds import behaviours
 from tickets.kinds import services as kind_services
 from tickets.kinds.schema import check_schema
 
@@ -29,6 +30,11 @@ class TicketKindForm(forms.ModelForm):
         model = TicketKind
         fields = [f.name for f in TicketKind._meta.fields if f.editable and not f.auto_created]
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        available = "; ".join(f"{b.name} ({b.label}): {b.help}" for b in behaviours.REGISTRY.values())
+        self.fields["behaviours"].help_text = _("사용할 수 있는 동작: %(list)s") % {"list": available}
+
     def clean_schema(self):
         schema = self.cleaned_data["schema"]
         problems = check_schema(schema)
@@ -36,12 +42,26 @@ class TicketKindForm(forms.ModelForm):
             raise forms.ValidationError(problems)
         return schema
 
+    def clean(self):
+        cleaned = super().clean()
+        if "schema" in cleaned and "behaviours" in cleaned:
+            problems = behaviours.check(cleaned["behaviours"], cleaned["schema"], cleaned.get("outcomes") or [])
+            if problems:
+                self.add_error("behaviours", problems)
+        return cleaned
+
 
 @admin.register(Board)
 class BoardAdmin(admin.ModelAdmin):
     list_display = ("code", "name", "team", "supervisor_email")
     search_fields = ("code", "name", "team")
     filter_horizontal = ("members",)
+
+    def save_model(self, request, obj, form, change):
+        old_code = form.initial.get("code") if change else None
+        super().save_model(request, obj, form, change)
+        if old_code:
+            kind_services.board_renamed(old_code, obj.code)
 
 
 @admin.register(TicketKind)
@@ -58,7 +78,10 @@ class TicketKindAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         schema = form.cleaned_data["schema"]
+        old_code = form.initial.get("code") if change else None
         super().save_model(request, obj, form, change)
+        if old_code:
+            kind_services.kind_renamed(old_code, obj.code)
         # Every schema change becomes a new version; stored tickets keep theirs.
         kind_services.kind_save_schema(obj, schema)
 

@@ -113,6 +113,19 @@ class TicketKind(TimeStampedModel):
     # Record issuance, sales statements: the attached files are deleted once the ticket is
     # completed (action taken, resolved or closed); the row and its audit stay.
     delete_attachments_on_completion = models.BooleanField(_("완료 시 첨부파일 삭제"), default=False)
+    default_requester_type = models.CharField(
+        _("기본 요청자 구분"), max_length=20, choices=RequesterType.choices, default=RequesterType.CUSTOMER
+    )
+    # The behaviours this kind uses, {name: config}, from the registry in
+    # tickets/kinds/behaviours.py (checked when an administrator saves the kind).
+    behaviours = models.JSONField(
+        _("동작"),
+        default=dict,
+        blank=True,
+        help_text=_(
+            '이 유형이 쓰는 동작과 설정. 예: {"driver_block": {}, "registration_message": {"outcomes": ["registered"]}}'
+        ),
+    )
     active = models.BooleanField(_("사용"), default=True)
     sort_order = models.PositiveSmallIntegerField(_("정렬 순서"), default=0)
 

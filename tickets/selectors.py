@@ -8,12 +8,13 @@ from django.db.models.lookups import GreaterThan, LessThanOrEqual
 
 from cstrack import calendar, pii
 from cstrack.errors import DomainValidationError
-from tickets.kinds import parking
+from tickets.kinds import behaviours, parking
 from tickets.models import OPEN_STATUSES, PENDING_FOLLOWUP_STATES, Action, FollowUp, Ticket
 
-PENALTY_KIND = "driver-penalty-request"
 UNASSIGNED = "(미배정)"
-SEASON_PASS_KIND = "parking-season-pass-registration"  # noqa: S105 - a kind code
+# Penalty history and the season-pass month count tickets of every kind that names the behaviour.
+PENALTY_KINDS = Q(kind__behaviours__has_key=behaviours.PENALTY_HISTORY)
+SEASON_PASS_KINDS = Q(kind__behaviours__has_key=behaviours.SEASON_PASS)
 
 
 def ticket_list() -> QuerySet:
@@ -39,7 +40,7 @@ def driver_penalty_counts(driver_id: str) -> dict:
     if not driver_id:
         return {"30d": 0, "90d": 0, "total": 0}
     now = calendar.now()
-    counts = Ticket.objects.filter(kind__code=PENALTY_KIND, driver_id=driver_id).aggregate(
+    counts = Ticket.objects.filter(PENALTY_KINDS, driver_id=driver_id).aggregate(
         d30=Count("id", filter=Q(received_at__gte=calendar.days_ago(now, 30))),
         d90=Count("id", filter=Q(received_at__gte=calendar.days_ago(now, 90))),
         total=Count("id"),
@@ -53,7 +54,7 @@ def driver_penalty_history_with_counts(driver_id: str, limit: int = 20) -> tuple
     now = calendar.now()
     rows = list(
         ticket_list()
-        .filter(kind__code=PENALTY_KIND, driver_id=driver_id)
+        .filter(PENALTY_KINDS, driver_id=driver_id)
         .annotate(
             n_total=Window(Count("id")),
             n_30d=Window(Count("id", filter=Q(received_at__gte=calendar.days_ago(now, 30)))),
@@ -67,7 +68,7 @@ def driver_penalty_history_with_counts(driver_id: str, limit: int = 20) -> tuple
 
 
 def driver_penalty_history(driver_id: str, limit: int = 20) -> QuerySet:
-    return ticket_list().filter(kind__code=PENALTY_KIND, driver_id=driver_id).order_by("-received_at")[:limit]
+    return ticket_list().filter(PENALTY_KINDS, driver_id=driver_id).order_by("-received_at")[:limit]
 
 
 def season_pass_month_tickets(ticket: Ticket) -> QuerySet:
@@ -78,9 +79,7 @@ def season_pass_month_tickets(ticket: Ticket) -> QuerySet:
         same_customer |= Q(member_id=ticket.member_id)
     if ticket.customer_phone_hash:
         same_customer |= Q(customer_phone_hash=ticket.customer_phone_hash)
-    return Ticket.objects.filter(
-        same_customer, kind__code=SEASON_PASS_KIND, received_at__gte=start, received_at__lt=end
-    )
+    return Ticket.objects.filter(same_customer, SEASON_PASS_KINDS, received_at__gte=start, received_at__lt=end)
 
 
 def season_pass_coupon_status(ticket: Ticket) -> parking.CouponStatus:

@@ -4,6 +4,7 @@ import pytest
 from django.core.cache import cache
 from rest_framework.test import APIClient
 
+from tests.seedcodes import seed
 from tickets.api.keys import apikey_create
 
 
@@ -17,6 +18,7 @@ def _clean_throttle_cache():
 @pytest.fixture
 def make_key(db):
     def _make(name="callcentre", scopes=("read", "write"), kinds=(), rate_per_minute=10_000):
+        kinds = [seed(code) for code in kinds]
         key, plain = apikey_create(name=name, scopes=scopes, kinds=kinds, rate_per_minute=rate_per_minute)
         return key, plain
 

@@ -1,11 +1,12 @@
 from tests.conftest import PENALTY_DETAILS
+from tests.seedcodes import seed
 
 PROBLEM = "application/problem+json"
 
 
 def penalty_body(**overrides):
     body = {
-        "kind": "driver-penalty-request",
+        "kind": seed("driver-penalty-request"),
         "details": dict(PENALTY_DETAILS),
         "driver_id": "DRV-100",
         "call_id": "CALL-1",

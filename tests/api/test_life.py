@@ -18,6 +18,7 @@ KST = dt.timezone(dt.timedelta(hours=9))
 
 
 @pytest.mark.django_db
+@pytest.mark.usefixtures("seed_codes")  # also under renamed codes
 @override_settings(SMS_PROVIDER="memory")
 def test_ticket_life_from_integration_to_d3_message(client_for):
     memory.reset()

@@ -16,6 +16,7 @@ from cstrack.actors import Actor
 from cstrack.calendar import KST
 from notifications.providers import memory
 from tests.conftest import PublishedTasks
+from tests.seedcodes import seed
 
 PHONE = "010-1234-5678"
 PHONE_E164 = "+821012345678"
@@ -159,6 +160,8 @@ def create(db, actor):
         base_details, base_kwargs = VALID[kind]
         merged = {**base_kwargs, **kwargs}
         merged.setdefault("actor", actor)
-        return services.ticket_create(kind=kind, details=dict(base_details) if details is None else details, **merged)
+        return services.ticket_create(
+            kind=seed(kind), details=dict(base_details) if details is None else details, **merged
+        )
 
     return _create

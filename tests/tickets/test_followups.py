@@ -19,7 +19,7 @@ from tickets.selectors import callbacks_due_for, overdue_followups, overdue_tick
 
 from .conftest import EMAIL, PHONE_E164, VALID, at, kst
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("seed_codes")]  # also under renamed codes
 ST = FollowUpState
 PENALTY = "driver-penalty-request"
 SUPERVISOR_EMAIL = "lead@staff.example"

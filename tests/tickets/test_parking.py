@@ -79,6 +79,7 @@ def test_refund_property_bounded_and_monotone(paid, usable, used):
 
 
 @pytest.mark.django_db
+@pytest.mark.usefixtures("seed_codes")  # also under renamed codes
 def test_refund_from_ticket_details(create):
     details = {**VALID[KIND][0], "pass_paid_amount": 150_000, "pass_usable_days": 30, "pass_used_days": 12}
     ticket = create(KIND, details=details)
@@ -90,6 +91,7 @@ def test_refund_from_ticket_details(create):
 
 
 @pytest.mark.django_db
+@pytest.mark.usefixtures("seed_codes")  # also under renamed codes
 def test_first_occurrence_not_eligible_second_is_and_only_once(create, operator_actor):
     with at(2026, 11, 3, 10, 0):
         first = season_pass(create)
@@ -118,6 +120,7 @@ def test_first_occurrence_not_eligible_second_is_and_only_once(create, operator_
 
 
 @pytest.mark.django_db
+@pytest.mark.usefixtures("seed_codes")  # also under renamed codes
 def test_same_customer_found_by_phone(create, operator_actor):
     with at(2026, 11, 3, 10, 0):
         season_pass(create, member_id="", customer_phone="010-1234-5678", consent_basis="newly_collected")
@@ -129,6 +132,7 @@ def test_same_customer_found_by_phone(create, operator_actor):
 
 
 @pytest.mark.django_db
+@pytest.mark.usefixtures("seed_codes")  # also under renamed codes
 def test_other_customers_do_not_count(create):
     with at(2026, 11, 3, 10, 0):
         season_pass(create, member_id="M-1")
@@ -138,6 +142,7 @@ def test_other_customers_do_not_count(create):
 
 
 @pytest.mark.django_db
+@pytest.mark.usefixtures("seed_codes")  # also under renamed codes
 def test_equipment_lpr_never_gets_a_coupon(create, operator_actor):
     with at(2026, 11, 3, 10, 0):
         season_pass(create)
@@ -150,6 +155,7 @@ def test_equipment_lpr_never_gets_a_coupon(create, operator_actor):
 
 
 @pytest.mark.django_db
+@pytest.mark.usefixtures("seed_codes")  # also under renamed codes
 def test_lpr_occurrences_do_not_count_towards_the_second(create):
     with at(2026, 11, 3, 10, 0):
         season_pass(create, cause="equipment_lpr")
@@ -159,6 +165,7 @@ def test_lpr_occurrences_do_not_count_towards_the_second(create):
 
 
 @pytest.mark.django_db
+@pytest.mark.usefixtures("seed_codes")  # also under renamed codes
 def test_month_boundary_is_kst(create):
     # 2026-10-31 23:30 KST and 2026-11-01 00:30 KST are both 31 October in UTC.
     with at(2026, 10, 31, 23, 30):
@@ -175,6 +182,7 @@ def test_month_boundary_is_kst(create):
 
 
 @pytest.mark.django_db
+@pytest.mark.usefixtures("seed_codes")  # also under renamed codes
 def test_coupon_month_resets(create, operator_actor):
     with at(2026, 10, 10, 10, 0):
         season_pass(create)

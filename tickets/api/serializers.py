@@ -12,7 +12,7 @@ from rest_framework import serializers
 
 from cstrack import outbound, pii
 from notifications.models import Message
-from tickets import selectors
+from tickets.kinds import panels
 from tickets.lifecycle import workflow
 from tickets.models import (
     Attachment,
@@ -200,14 +200,8 @@ class TicketDetailSerializer(TicketSerializer):
 
     @extend_schema_field(SeasonPassSerializer(allow_null=True))
     def get_season_pass(self, ticket):
-        if ticket.kind.code != selectors.SEASON_PASS_KIND:
-            return None
-        return SeasonPassSerializer(
-            {
-                "coupon": selectors.season_pass_coupon_status(ticket),
-                "refund_krw": selectors.season_pass_refund(ticket),
-            }
-        ).data
+        panel = panels.season_pass(ticket)
+        return None if panel is None else SeasonPassSerializer(panel).data
 
 
 class KindSerializer(serializers.ModelSerializer):

@@ -22,7 +22,7 @@ from cstrack.errors import DomainError, DomainValidationError, NotFound
 from notifications import services as outbox
 from notifications.models import Message
 from tickets.followups import changes as followup_changes
-from tickets.kinds.defaults import DEFAULT_REQUESTER
+from tickets.kinds import panels
 from tickets.lifecycle import services, workflow
 from tickets.privacy import attachments as attachment_services
 from tickets.privacy import consent, contact
@@ -46,8 +46,6 @@ from ..models import (
 from . import forms, present, queries
 from .access import capabilities, requires
 
-PENALTY_KIND = selectors.PENALTY_KIND
-DEFAULT_OPS_BOARD = "penalty-koc"
 COMMON_LABELS = {
     "title": _lazy("제목 (비우면 유형 이름)"),
     "channel": _lazy("인입 채널"),
@@ -205,7 +203,7 @@ def ticket_new(request):
         "requester_types": RequesterType.choices,
         "priorities": Priority.choices,
         "consent_bases": ConsentBasis.choices,
-        "default_requester": DEFAULT_REQUESTER.get(kind.code, "customer") if kind else "customer",
+        "default_requester": kind.default_requester_type if kind else RequesterType.CUSTOMER,
         "staff": staff,
     }
     return page(request, "console/tickets/new.html", context, status=400 if errors or top_errors else 200)
@@ -280,9 +278,10 @@ def _ticket_page(
 
 
 def _penalty_panel(ticket, caps):
-    if not (caps.record_outcome and ticket.kind.code == PENALTY_KIND and ticket.driver_id):
+    found = panels.penalty_history(ticket) if caps.record_outcome else None
+    if found is None:
         return {"penalty_history": None}
-    history, counts = selectors.driver_penalty_history_with_counts(ticket.driver_id)
+    history, counts = found
     for t in history:
         t.received_label = present.when(t.received_at)
         t.outcome_text = t.kind.outcome_label(t.outcome)
@@ -290,16 +289,7 @@ def _penalty_panel(ticket, caps):
 
 
 def _season_pass_panel(ticket):
-    """The parking rules for this ticket, worked out (seed 002): coupon eligibility this month
-    and, where the pass figures are recorded, the refund."""
-    if ticket.kind.code != selectors.SEASON_PASS_KIND:
-        return {"season_pass": None}
-    return {
-        "season_pass": {
-            "coupon": selectors.season_pass_coupon_status(ticket),
-            "refund_krw": selectors.season_pass_refund(ticket),
-        }
-    }
+    return {"season_pass": panels.season_pass(ticket)}
 
 
 @never_cache
@@ -523,8 +513,9 @@ def ops_queue(request):
             open_count=Count("tickets", filter=Q(tickets__status__in=OPEN_STATUSES))
         )
     )
-    code = request.GET.get("board") or DEFAULT_OPS_BOARD
-    board = next((b for b in boards if b.code == code), None) or (boards[0] if boards else None)
+    # The board asked for, else the user's busiest board (first by name on a tie).
+    code = request.GET.get("board", "")
+    board = next((b for b in boards if b.code == code), None) or max(boards, key=lambda b: b.open_count, default=None)
     rows = list(queries.board_queue(board)) if board else []
     for t in rows:
         t.received_label = present.when(t.received_at)

@@ -105,7 +105,7 @@ KINDS = [
         "service_line": "pet",
         "board": "pet-cs",
         "category_path": "펫 > 메이트 > 매출내역",
-        "requester_type": "mate",
+        "default_requester_type": "mate",
         "description": "펫 메이트의 매출내역 발급 요청입니다. 파일은 암호화해 보내고 처리 후 삭제합니다.",
         "delete_attachments_on_completion": True,
         "schema": {
@@ -125,7 +125,7 @@ KINDS = [
         "service_line": "pet",
         "board": "pet-cs",
         "category_path": "펫 > 메이트 > 예약 취소 페널티",
-        "requester_type": "mate",
+        "default_requester_type": "mate",
         "description": "예약 취소 페널티 면제 대상 취합, 또는 즉시 해제 요청입니다.",
         "schema": {
             "fields": [
@@ -149,7 +149,7 @@ KINDS = [
         "service_line": "pet",
         "board": "pet-cs",
         "category_path": "펫 > 메이트 > 가입/정보변경/보험",
-        "requester_type": "mate",
+        "default_requester_type": "mate",
         "description": "메이트 가입·탈퇴, 가입비·키트 환불, 지자체 실사, 정보 변경, 보험 문의입니다.",
         "schema": {
             "fields": [
@@ -197,7 +197,7 @@ KINDS = [
         "service_line": "pet",
         "board": "pet-cs",
         "category_path": "펫 > 메이트 > 맞춤기사",
-        "requester_type": "mate",
+        "default_requester_type": "mate",
         "description": "비공개 예약팀 가입·탈퇴 요청과 그 밖의 맞춤기사 문의입니다. 공개 예약팀은 센터에서 직접 처리합니다.",
         "schema": {
             "fields": [
@@ -267,6 +267,14 @@ KINDS = [
         "description": "기사 관련 신고를 운영 관리자에게 전달합니다. 고객이 결과 회신을 원하면 D+3에 문자로 알립니다.",
         "outcomes": PENALTY_OUTCOMES,
         "outcomes_needing_reason": ["no_action"],
+        "behaviours": {
+            "route_by_field": {
+                "field": "penalty_board",
+                "boards": {"koc": "penalty-koc", "gwangju_kmcc": "penalty-gwangju"},
+            },
+            "driver_block": {"field": "driver_blocked"},
+            "penalty_history": {},
+        },
         "schema": {
             "fields": [
                 _f(
@@ -324,6 +332,7 @@ KINDS = [
         "category_path": "대리_고객 > 이용불편/신고 > 보상 요구",
         "description": "안내 후에도 보상이나 상급자 연결을 원하면 담당부서가 1~2영업일 안에 고객에게 전화합니다.",
         "outcomes": _choices(("called_back", "고객 통화 완료"), ("unreachable", "연락 불가")),
+        "behaviours": {"callback_number_needs_phone": {"field": "callback_number", "value": "other"}},
         "schema": {
             "fields": [
                 _f("demand", "요구 내용", "textarea", True),
@@ -348,6 +357,7 @@ KINDS = [
         "category_path": "주차_고객 > 서비스 이용/정책 > 정기권 문의 > 정기권 미적용",
         "description": "정기권 차량이 일반 차량으로 인식된 경우 운영사 등록을 요청하고, 등록이 확인되면 고객에게 문자로 알립니다.",
         "outcomes": _choices(("registered", "등록 확인"), ("not_registrable", "등록 불가")),
+        "behaviours": {"registration_message": {"outcomes": ["registered"]}, "season_pass_compensation": {}},
         "schema": {
             "fields": [
                 _f(
@@ -405,10 +415,16 @@ KINDS = [
         "service_line": "business",
         "board": "business-kd",
         "category_path": "비즈니스 > 기타 > 이관 > 이관",
-        "requester_type": "business",
+        "default_requester_type": "business",
         "description": "업무 시간에는 비즈니스 전용 상담센터로 안내하고, 업무 시간 외에는 비즈니스팀으로 이관합니다. 상담 기록은 3년 보관합니다.",
         "retention_days": 365 * 3,
         "outcomes": _choices(("handled", "비즈니스팀 처리 완료"), ("directed_to_line", "전용 상담센터 안내로 종결")),
+        "behaviours": {
+            "business_hours_routing": {
+                "routes": {"*": {"in_hours": "business_line", "after_hours": "business_team"}},
+                "assignee_after_hours": ["business_team"],
+            }
+        },
         "schema": {
             "fields": [
                 _f(
@@ -651,7 +667,7 @@ def install(apps):
         boards[code], _ = Board.objects.update_or_create(code=code, defaults={"name": name, "team": team})
     kinds = {}
     for order, spec in enumerate(KINDS):
-        fields = {k: v for k, v in spec.items() if k not in {"code", "board", "requester_type"}}
+        fields = {k: v for k, v in spec.items() if k not in {"code", "board"}}
         # An early migration runs this with a historical model: leave out fields added since.
         known = {f.name for f in TicketKind._meta.get_fields()}
         fields = {k: v for k, v in fields.items() if k in known}
@@ -674,5 +690,15 @@ def install(apps):
         FollowUpPolicy.objects.update_or_create(code=code, defaults=fields)
 
 
-# Default requester type per kind, for forms.
-DEFAULT_REQUESTER = {spec["code"]: spec.get("requester_type", "customer") for spec in KINDS}
+def install_behaviours(apps):
+    """Give the seed kinds their behaviours and default requester type where an administrator has
+    not set them yet (for databases installed before kinds carried them)."""
+    TicketKind = apps.get_model("tickets", "TicketKind")
+    for spec in KINDS:
+        kind = TicketKind.objects.filter(code=spec["code"]).first()
+        if kind is None:
+            continue
+        if not kind.behaviours and spec.get("behaviours"):
+            kind.behaviours = spec["behaviours"]
+        kind.default_requester_type = spec.get("default_requester_type", "customer")
+        kind.save(update_fields=["behaviours", "default_requester_type"])

@@ -3,6 +3,8 @@
 from django.db import transaction
 
 from cstrack.errors import DomainValidationError
+from cstrack.models import ApiKey
+from tickets.kinds import behaviours
 from tickets.kinds.schema import check_schema
 from tickets.models import TicketKind, TicketKindSchema
 
@@ -27,3 +29,21 @@ def kind_get(code: str) -> TicketKind:
         return TicketKind.objects.select_related("default_board").get(code=code, active=True)
     except TicketKind.DoesNotExist:
         raise DomainValidationError({"kind": [f"알 수 없는 티켓 유형입니다: {code}"]}) from None
+
+
+@transaction.atomic
+def board_renamed(old_code: str, new_code: str) -> None:
+    """A board's code changed (admin): kinds whose behaviours name it follow."""
+    if old_code != new_code:
+        behaviours.rename_board_references(old_code, new_code)
+
+
+@transaction.atomic
+def kind_renamed(old_code: str, new_code: str) -> None:
+    """A kind's code changed (admin): API keys scoped to it keep their scope."""
+    if old_code == new_code:
+        return
+    for key in ApiKey.objects.exclude(kinds=[]):  # a handful of keys
+        if old_code in (key.kinds or []):
+            key.kinds = [new_code if code == old_code else code for code in key.kinds]
+            key.save(update_fields=["kinds"])

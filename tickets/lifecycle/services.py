@@ -11,7 +11,7 @@ from cstrack.actors import SYSTEM, Actor
 from cstrack.errors import Conflict, DomainValidationError, NotFound, StaleVersion
 from tickets import audit
 from tickets.followups import scheduling as followups
-from tickets.kinds import parking
+from tickets.kinds import behaviours, parking
 from tickets.kinds.schema import REFERENCE_FIELDS, validate_details
 from tickets.kinds.services import kind_get
 from tickets.lifecycle import workflow
@@ -32,7 +32,6 @@ from tickets.privacy.consent import apply_contact
 from tickets.privacy.contact import ticket_purge_contact
 from tickets.validation import length_errors, refuse_nul
 
-PENALTY_BOARDS = {"koc": "penalty-koc", "gwangju_kmcc": "penalty-gwangju"}
 EDITABLE_FIELDS = {"title", "priority", "channel", "requester_type", *REFERENCE_FIELDS, "identity_verified", "details"}
 
 
@@ -63,7 +62,6 @@ def ticket_create(
     assignee=None,
     created_via: str = "",
 ) -> Ticket:
-    from tickets.kinds.defaults import DEFAULT_REQUESTER
     from tickets.models import Priority, RequesterType
 
     arguments = {k: v for k, v in locals().items() if isinstance(v, str)}
@@ -78,10 +76,11 @@ def ticket_create(
     }
     refs = {k: (v or "").strip() for k, v in refs.items()}
     errors = {}
+    requester_type = requester_type or kind.default_requester_type
     for field, value, choices in (
         ("channel", channel, Channel),
         ("priority", priority, Priority),
-        ("requester_type", requester_type or DEFAULT_REQUESTER.get(kind.code, "customer"), RequesterType),
+        ("requester_type", requester_type, RequesterType),
     ):
         if value not in choices.values:
             errors[field] = [f"허용되지 않는 값입니다. 선택지: {', '.join(choices.values)}"]
@@ -102,7 +101,7 @@ def ticket_create(
         service_line=kind.service_line,
         category_path=kind.category_path,
         channel=channel,
-        requester_type=requester_type or DEFAULT_REQUESTER.get(kind.code, "customer"),
+        requester_type=requester_type,
         priority=priority,
         title=(title or "").strip()[:200] or kind.name,
         board=kind.default_board,
@@ -114,7 +113,11 @@ def ticket_create(
         sensitive_details=personal,
         **refs,
     )
-    _apply_kind_rules_on_create(ticket, kind, plain, assignee, customer_phone)
+    behaviours.on_create(
+        behaviours.Creation(
+            ticket, plain, assignee=assignee, customer_phone=customer_phone, consent_basis=consent_basis
+        )
+    )
     apply_contact(
         ticket,
         phone=customer_phone,
@@ -143,26 +146,6 @@ def ticket_create(
         audit.record(ticket, EventType.CONSENT, actor, basis=ticket.consent_basis, relation=ticket.delegation_relation)
     followups.schedule(ticket, Trigger.TICKET_RECEIVED, anchor=received_at, occurrence="created")
     return ticket
-
-
-def _apply_kind_rules_on_create(ticket, kind, details, assignee, customer_phone):
-    if kind.code == "driver-penalty-request":
-        board_code = PENALTY_BOARDS[details["penalty_board"]]
-        ticket.board = Board.objects.get(code=board_code)
-        ticket.driver_blocked = bool(details.get("driver_blocked"))
-    elif kind.code == "driver-compensation-demand" and details.get("callback_number") == "other" and not customer_phone:
-        raise DomainValidationError({"customer_phone": ["다른 번호로 회신을 원하면 그 번호와 수집 동의가 필요합니다."]})
-    elif kind.code == "business-transfer":
-        # Inside business hours the caller is directed to the business line; outside, the ticket
-        # goes to the business team with a named assignee.
-        if calendar.is_business_time(ticket.received_at):
-            ticket.routed_to = "business_line"
-        else:
-            if assignee is None:
-                raise DomainValidationError({"assignee": ["업무 시간 외 비즈니스 이관은 담당자를 지정해야 합니다."]})
-            ticket.routed_to = "business_team"
-    if assignee is not None:
-        ticket.assignee = assignee
 
 
 # --- Update --------------------------------------------------------------------------------------
@@ -208,8 +191,8 @@ def ticket_update(ticket: Ticket, *, actor: Actor, changes: dict, expected_versi
             if ticket.sensitive_details.get(key) != personal.get(key):
                 before[f"details.{key}"], after[f"details.{key}"] = "***", "***"
         ticket.details, ticket.sensitive_details = plain, personal
-        if ticket.kind.code == "driver-penalty-request":
-            _sync_penalty_routing(ticket, before, after)
+        # The kind's behaviours keep what follows from the details (board, driver block).
+        behaviours.on_update(ticket, before, after)
     for field in EDITABLE_FIELDS - {"details"}:
         if field in changes and changes[field] != getattr(ticket, field):
             value = changes[field]
@@ -224,18 +207,6 @@ def ticket_update(ticket: Ticket, *, actor: Actor, changes: dict, expected_versi
     ticket.save()
     audit.record(ticket, EventType.UPDATED, actor, before=before, after=after)
     return ticket
-
-
-def _sync_penalty_routing(ticket: Ticket, before: dict, after: dict) -> None:
-    """A penalty request's board and driver-block flag follow its details."""
-    board = Board.objects.get(code=PENALTY_BOARDS[ticket.details["penalty_board"]])
-    if board.pk != ticket.board_id:
-        before["board"], after["board"] = ticket.board.code, board.code
-        ticket.board = board
-    blocked = bool(ticket.details.get("driver_blocked"))
-    if blocked != ticket.driver_blocked:
-        before["driver_blocked"], after["driver_blocked"] = ticket.driver_blocked, blocked
-        ticket.driver_blocked = blocked
 
 
 # --- Workflow ------------------------------------------------------------------------------------
@@ -313,8 +284,8 @@ def ticket_record_outcome(
         _move(ticket, Status.ACTION_TAKEN, actor, note="결과 기록")
     followups.on_outcome(ticket)
     followups.schedule(ticket, Trigger.OUTCOME_RECORDED, anchor=now, occurrence="outcome")
-    if kind.code == "parking-season-pass-registration" and outcome == "registered":
-        followups.schedule(ticket, Trigger.REGISTRATION_CONFIRMED, anchor=now, occurrence="registered")
+    for trigger, occurrence in behaviours.outcome_triggers(ticket, outcome):
+        followups.schedule(ticket, trigger, anchor=now, occurrence=occurrence)
     return ticket
 
 
@@ -383,6 +354,8 @@ def ticket_grant_coupon(ticket: Ticket, *, actor: Actor) -> Ticket:
     fresh = Ticket.objects.get(pk=ticket.pk)
     list(season_pass_month_tickets(fresh).select_for_update(of=("self",)).order_by("pk").values_list("pk", flat=True))
     ticket = locked_ticket(ticket)
+    if not behaviours.uses(ticket.kind, behaviours.SEASON_PASS):
+        raise Conflict("이 유형은 주차 정기권 쿠폰 대상이 아닙니다.", code="coupon_not_eligible")
     status = season_pass_coupon_status(ticket)
     if not status.eligible:
         raise Conflict(status.reason, code="coupon_not_eligible")
