@@ -26,12 +26,19 @@ from .models import (
 
 
 class TicketKindForm(forms.ModelForm):
+    # Not a column: saving a changed schema stores a new TicketKindSchema version.
+    schema = forms.JSONField(
+        label=_("필드 스키마"), help_text=_("바꾸어 저장하면 새 버전이 됩니다. 기존 티켓은 자기 버전을 유지합니다.")
+    )
+
     class Meta:
         model = TicketKind
         fields = [f.name for f in TicketKind._meta.fields if f.editable and not f.auto_created]
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.fields["schema"].initial = self.instance.schema
         available = "; ".join(f"{b.name} ({b.label}): {b.help}" for b in behaviours.REGISTRY.values())
         self.fields["behaviours"].help_text = _("사용할 수 있는 동작: %(list)s") % {"list": available}
 

@@ -92,8 +92,8 @@ class Board(models.Model):
 
 
 class TicketKind(TimeStampedModel):
-    """One escalation form. `schema` is the current field schema; every change to it is kept as a
-    new TicketKindSchema version so tickets stored under an older version stay valid."""
+    """One escalation form. Its field schema lives only in TicketKindSchema versions (the
+    current one is the latest), so tickets stored under an older version stay valid."""
 
     code = models.SlugField(_("코드"), max_length=60, unique=True)
     name = models.CharField(_("이름"), max_length=100)
@@ -103,7 +103,6 @@ class TicketKind(TimeStampedModel):
         Board, on_delete=models.PROTECT, related_name="kinds", verbose_name=_("기본 게시판")
     )
     category_path = models.CharField(_("상담 유형 경로"), max_length=200)
-    schema = models.JSONField(_("필드 스키마"), default=dict)
     # Outcomes as [[value, label], ...]; empty means the kind records no outcome.
     outcomes = models.JSONField(_("처리 결과 선택지"), default=list, blank=True)
     outcomes_needing_reason = models.JSONField(_("사유가 필요한 결과"), default=list, blank=True)
@@ -139,6 +138,30 @@ class TicketKind(TimeStampedModel):
 
     def outcome_label(self, value):
         return dict((v, label) for v, label in self.outcomes).get(value, value or "")
+
+    @property
+    def current_schema(self) -> "TicketKindSchema | None":
+        """The latest schema version (None for a kind that has none yet). Uses prefetched
+        `schema_versions` when the queryset has them."""
+        if "_current_schema" not in self.__dict__:
+            prefetched = getattr(self, "_prefetched_objects_cache", {}).get("schema_versions")
+            if prefetched is not None:
+                latest = max(prefetched, key=lambda v: v.version, default=None)
+            else:
+                latest = self.schema_versions.order_by("-version").first() if self.pk else None
+            self.__dict__["_current_schema"] = latest
+        return self.__dict__["_current_schema"]
+
+    @property
+    def schema(self) -> dict:
+        """The current field schema ({} if the kind has none yet); read-only: a change is a new
+        version through tickets.kinds.services.kind_save_schema."""
+        current = self.current_schema
+        return current.schema if current else {}
+
+    def refresh_from_db(self, *args, **kwargs):
+        self.__dict__.pop("_current_schema", None)
+        super().refresh_from_db(*args, **kwargs)
 
 
 class TicketKindSchema(models.Model):

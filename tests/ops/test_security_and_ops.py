@@ -226,6 +226,8 @@ def test_a_name_stored_in_plain_details_under_an_old_schema_version_is_purged(ma
     old = TicketKindSchema.objects.create(
         kind=ticket.kind, version=current.version + 1, schema={**current.schema, "fields": unmarked}
     )  # stands in for a version stored before the field was marked
+    # ... and the mark came back in the kind's current (latest) version.
+    TicketKindSchema.objects.create(kind=ticket.kind, version=current.version + 2, schema=current.schema)
     Ticket.objects.filter(pk=ticket.pk).update(
         schema_version=old, details={**ticket.details, "inquirer_name": "한제휴"}
     )

@@ -416,6 +416,7 @@ class KindViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSet):
         qs = (
             TicketKind.objects.filter(active=True)
             .select_related("default_board")
+            .prefetch_related("schema_versions")
             .annotate(schema_version=Max("schema_versions__version"))
             .order_by("sort_order", "code")
         )

@@ -135,11 +135,6 @@ def agent_home(request):
 # --- New ticket ---------------------------------------------------------------------------------
 
 
-def _latest_schema(kind):
-    version = kind.schema_versions.order_by("-version").first()
-    return version.schema if version else kind.schema
-
-
 @requires("log_tickets")
 def ticket_new(request):
     kinds = list(TicketKind.objects.filter(active=True).select_related("default_board"))
@@ -147,7 +142,7 @@ def ticket_new(request):
     kind = next((k for k in kinds if k.code == code), None)
     values = request.POST if request.method == "POST" else request.GET
     errors, top_errors = {}, []
-    schema = _latest_schema(kind) if kind else {}
+    schema = kind.schema if kind else {}
     staff = list(queries.staff_users()) if kind else []
 
     if request.method == "POST":

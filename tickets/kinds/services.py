@@ -1,4 +1,4 @@
-"""Kinds: the current schema of a kind and its versions."""
+"""Kinds: schema versions (the one place a kind's schema is stored) and renames."""
 
 from django.db import transaction
 
@@ -19,8 +19,7 @@ def kind_save_schema(kind: TicketKind, schema: dict) -> TicketKindSchema:
     if latest and latest.schema == schema:
         return latest
     version = TicketKindSchema.objects.create(kind=kind, version=(latest.version + 1) if latest else 1, schema=schema)
-    TicketKind.objects.filter(pk=kind.pk).update(schema=schema)
-    kind.schema = schema
+    kind.__dict__["_current_schema"] = version
     return version
 
 

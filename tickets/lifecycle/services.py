@@ -85,12 +85,17 @@ def ticket_create(
         if value not in choices.values:
             errors[field] = [f"허용되지 않는 값입니다. 선택지: {', '.join(choices.values)}"]
     errors.update(length_errors(Ticket, refs))
-    schema_version = kind.schema_versions.order_by("-version").first()
-    try:
-        plain, personal = validate_details(schema_version.schema, details, refs)
-    except DomainValidationError as exc:
-        errors.update(exc.field_errors)
-        plain, personal = {}, {}
+    schema_version = kind.current_schema
+    plain, personal = {}, {}
+    if schema_version is None:
+        errors["kind"] = [
+            f"'{kind.name}' 유형에는 아직 입력 양식(필드 스키마)이 없어 접수할 수 없습니다. 관리자에게 문의해 주세요."
+        ]
+    else:
+        try:
+            plain, personal = validate_details(schema_version.schema, details, refs)
+        except DomainValidationError as exc:
+            errors.update(exc.field_errors)
     if errors:
         raise DomainValidationError(errors)
 
