@@ -92,6 +92,7 @@ VALID = {
     ),
     "business-transfer": (
         {
+            "caller_type": "registered_admin",
             "transfer_type": "admin_settings",
             "company_name": "(주)예시",
             "contact_person": "이담당",

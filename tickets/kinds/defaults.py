@@ -35,6 +35,35 @@ PENALTY_OUTCOMES = _choices(
 )
 PENALTY_APPLIED = ["warning", "suspension", "dispatch_restriction", "re_education"]
 
+# Seed 003: who is calling decides the path. A manager or operator registered in the business
+# system is sent to the business line in business hours and transferred (named assignee) outside
+# them; a personal-profile member is called back by the business team; a company-profile member
+# not registered is pointed to their company's administrator; a non-member asking to sign up is
+# transferred (intro e-mail, then an outbound call in business hours: see POLICIES).
+BUSINESS_CALLER_FIELD = _f(
+    "caller_type",
+    "문의하신 분",
+    "choice",
+    True,
+    choices=_choices(
+        ("registered_admin", "관리시스템에 등록된 관리책임자·운영담당자"),
+        ("personal_profile", "개인용 프로필 회원"),
+        ("business_profile", "기업용 프로필 회원 (관리시스템 미등록)"),
+        ("prospect", "비즈니스 미가입 (가입·도입 문의)"),
+    ),
+    help="먼저 비즈니스 관리시스템에 등록된 관리책임자·운영담당자인지 여쭤 주세요.",
+)
+BUSINESS_CALLER_ROUTING = {
+    "field": "caller_type",
+    "routes": {
+        "registered_admin": {"in_hours": "business_line", "after_hours": "business_team"},
+        "personal_profile": {"in_hours": "business_team", "after_hours": "business_team"},
+        "business_profile": {"in_hours": "company_admin", "after_hours": "company_admin"},
+        "prospect": {"in_hours": "business_team", "after_hours": "business_team"},
+    },
+    "assignee_after_hours": ["business_team"],
+}
+
 KINDS = [
     {
         "code": "pet-cs-inquiry",
@@ -416,17 +445,13 @@ KINDS = [
         "board": "business-kd",
         "category_path": "비즈니스 > 기타 > 이관 > 이관",
         "default_requester_type": "business",
-        "description": "업무 시간에는 비즈니스 전용 상담센터로 안내하고, 업무 시간 외에는 비즈니스팀으로 이관합니다. 상담 기록은 3년 보관합니다.",
+        "description": "문의하신 분과 업무 시간에 따라 전용 상담센터 안내, 비즈니스팀 이관, 소속 기업 관리자 안내 중 하나로 처리합니다. 상담 기록은 3년 보관합니다.",
         "retention_days": 365 * 3,
         "outcomes": _choices(("handled", "비즈니스팀 처리 완료"), ("directed_to_line", "전용 상담센터 안내로 종결")),
-        "behaviours": {
-            "business_hours_routing": {
-                "routes": {"*": {"in_hours": "business_line", "after_hours": "business_team"}},
-                "assignee_after_hours": ["business_team"],
-            }
-        },
+        "behaviours": {"business_hours_routing": BUSINESS_CALLER_ROUTING},
         "schema": {
             "fields": [
+                BUSINESS_CALLER_FIELD,
                 _f(
                     "transfer_type",
                     "이관 유형",
@@ -638,6 +663,49 @@ POLICIES = [
         "timing_n": 1,
         "conditions": {"details": {"transfer_type": "signup"}},
     },
+    {
+        "code": "business-signup-call-breach",
+        "name": "비즈니스 가입 안내 전화 기한 위반 알림",
+        "kind": "business-transfer",
+        "trigger": "ticket_received",
+        "action": "alert_supervisor",
+        "template": "supervisor-breach-alert",
+        "timing": "end_of_business_day",
+        "timing_n": 1,
+        "marks_breach": True,
+        "conditions": {
+            "details": {"transfer_type": "signup"},
+            "skip_if_callbacks_done": True,
+            "skip_if_status": ["closed", "cancelled"],
+        },
+    },
+    # Business: a personal-profile member's inquiry goes to the business team, who call back.
+    {
+        "code": "business-team-callback",
+        "name": "비즈니스팀 회신 전화 (개인 프로필 회원)",
+        "kind": "business-transfer",
+        "trigger": "ticket_received",
+        "action": "call_back",
+        "timing": "end_of_business_day",
+        "timing_n": 2,
+        "conditions": {"details": {"caller_type": "personal_profile"}},
+    },
+    {
+        "code": "business-team-callback-breach",
+        "name": "비즈니스팀 회신 기한 위반 알림",
+        "kind": "business-transfer",
+        "trigger": "ticket_received",
+        "action": "alert_supervisor",
+        "template": "supervisor-breach-alert",
+        "timing": "end_of_business_day",
+        "timing_n": 2,
+        "marks_breach": True,
+        "conditions": {
+            "details": {"caller_type": "personal_profile"},
+            "skip_if_callbacks_done": True,
+            "skip_if_status": ["closed", "cancelled"],
+        },
+    },
     # Record issuance: supervisor alert if not completed within 2 business days.
     {
         "code": "record-issuance-breach",
@@ -688,6 +756,35 @@ def install(apps):
         fields["kind"] = kinds[spec["kind"]] if spec["kind"] else None
         fields["template"] = templates[spec["template"]] if spec.get("template") else None
         FollowUpPolicy.objects.update_or_create(code=code, defaults=fields)
+
+
+def install_business_caller_routing(apps):
+    """Seed 003 on a database installed before it: the business-transfer kind asks who is
+    calling (a new schema version), routes by it, and gets the new follow-up policies."""
+    TicketKind = apps.get_model("tickets", "TicketKind")
+    TicketKindSchema = apps.get_model("tickets", "TicketKindSchema")
+    FollowUpPolicy = apps.get_model("tickets", "FollowUpPolicy")
+    MessageTemplate = apps.get_model("notifications", "MessageTemplate")
+    spec = next(k for k in KINDS if k["code"] == "business-transfer")
+    kind = TicketKind.objects.filter(code=spec["code"]).first()
+    if kind is None:
+        return
+    latest = TicketKindSchema.objects.filter(kind=kind).order_by("-version").first()
+    if latest is not None and "caller_type" not in {f.get("name") for f in latest.schema.get("fields", [])}:
+        schema = {**latest.schema, "fields": [BUSINESS_CALLER_FIELD, *latest.schema["fields"]]}
+        TicketKindSchema.objects.create(kind=kind, version=latest.version + 1, schema=schema)
+    routing = kind.behaviours.get("business_hours_routing") if isinstance(kind.behaviours, dict) else None
+    if not routing or "field" not in routing:  # the clock-only routing shipped before
+        kind.behaviours = {**(kind.behaviours or {}), "business_hours_routing": BUSINESS_CALLER_ROUTING}
+        kind.save(update_fields=["behaviours"])
+    for policy in POLICIES:
+        if policy["kind"] != spec["code"] or FollowUpPolicy.objects.filter(code=policy["code"]).exists():
+            continue
+        fields = {k: v for k, v in policy.items() if k not in {"code", "kind", "template"}}
+        template = (
+            MessageTemplate.objects.filter(code=policy.get("template")).first() if policy.get("template") else None
+        )
+        FollowUpPolicy.objects.create(code=policy["code"], kind=kind, template=template, **fields)
 
 
 def install_behaviours(apps):

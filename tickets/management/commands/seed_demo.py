@@ -88,6 +88,7 @@ SAMPLES = [
         "business-transfer",
         dict(),
         {
+            "caller_type": "prospect",
             "transfer_type": "signup",
             "company_name": "한빛물류",
             "contact_person": "정담당",
