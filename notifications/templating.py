@@ -5,7 +5,11 @@ Pure functions, no database. `notifications.services` re-exports `template_valid
 
 Rules
 -----
-* A placeholder is a bare name in braces, ``{reference}``, taken from ``PLACEHOLDERS``. No
+* A placeholder is a bare name in braces, ``{reference}``, declared in ``PLACEHOLDERS``. The
+  declarations are not made here: the app that fills the values declares them, next to the code
+  that fills them, through ``register_placeholders`` when it is ready (tickets does so from
+  ``tickets/followups/messages.py``), so the list a template is checked against and the values
+  it is rendered with cannot drift apart. No
   attribute or index access (``{a.b}``, ``{a[0]}``), no conversion (``!r``) and no format spec
   (``:>10``): the caller formats values (dates included) before passing them. Literal braces are
   written doubled: ``{{`` and ``}}``.
@@ -29,20 +33,22 @@ from collections.abc import Mapping
 
 from cstrack.errors import DomainValidationError
 
-# name -> Korean description shown to the administrator who edits a template.
-PLACEHOLDERS: dict[str, str] = {
-    "reference": "접수 번호",
-    "incident_date": "발생일",
-    "kind_name": "접수 유형",
-    "due_at": "처리 예정 일시",
-    "customer_name_masked": "고객명(일부 가림)",
-    "board_name": "담당 게시판",
-    "ticket_url": "접수 건 링크",
-    "promised_by": "약속한 담당자",
-    "summary": "요약",
-    "parking_lot": "주차장",
-    "vehicle_plate": "차량 번호",
-}
+# name -> Korean description shown to the administrator who edits a template. Filled at start-up
+# by the apps that supply the values (register_placeholders); one dict, so importers see it fill.
+PLACEHOLDERS: dict[str, str] = {}
+
+
+def register_placeholders(declarations: Mapping[str, str]) -> None:
+    """Declare placeholders a template may use (name -> Korean description). The caller must fill
+    every one it declares in the context it renders with. A name declared twice with another
+    meaning is a programming error."""
+    for name, description in declarations.items():
+        if not name.isidentifier():
+            raise ValueError(f"placeholder name must be an identifier: {name!r}")
+        if PLACEHOLDERS.get(name, description) != description:
+            raise ValueError(f"placeholder {name!r} is already declared as {PLACEHOLDERS[name]!r}")
+        PLACEHOLDERS[name] = description
+
 
 SMS_ENCODING = "euc-kr"
 SMS_MAX_BYTES = 90  # one SMS; longer text goes as LMS

@@ -7,7 +7,11 @@ class TicketsConfig(AppConfig):
 
     def ready(self):
         from cstrack.observability import register_work_collector
+        from notifications.templating import register_placeholders
 
+        from .followups.messages import placeholder_descriptions
         from .metrics import WorkCollector
 
         register_work_collector("tickets", WorkCollector())
+        # The placeholders message templates may use are declared where their values are filled.
+        register_placeholders(placeholder_descriptions())
