@@ -28,7 +28,7 @@ def versions_to_column(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("tickets", "0010_kind_behaviours"),
+        ("tickets", "0011_kind_behaviours"),
     ]
 
     operations = [

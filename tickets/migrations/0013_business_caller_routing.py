@@ -11,7 +11,7 @@ def forwards(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("tickets", "0011_schema_lives_in_versions"),
+        ("tickets", "0012_schema_lives_in_versions"),
         ("notifications", "0001_initial"),
     ]
 

@@ -11,7 +11,7 @@ def seed_behaviours(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("tickets", "0009_ticket_next_due_at"),
+        ("tickets", "0010_morning_digest"),
     ]
 
     operations = [
