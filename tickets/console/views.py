@@ -254,6 +254,7 @@ def _ticket_page(
         "errors": errors or {},
         "form_values": form_values or {},
         "revealed": present.revealed_rows(ticket, revealed) if revealed is not None else None,
+        "route_label": panels.route(ticket),
         "targets": [(s, Status(s).label) for s in workflow.allowed_targets(ticket)],
         "channels": [c for c in Channel.choices if c[0] != Channel.API],
         "consent_bases": ConsentBasis.choices,

@@ -23,3 +23,8 @@ def penalty_history(ticket: Ticket) -> tuple[list, dict] | None:
     if not (behaviours.uses(ticket.kind, behaviours.PENALTY_HISTORY) and ticket.driver_id):
         return None
     return selectors.driver_penalty_history_with_counts(ticket.driver_id)
+
+
+def route(ticket: Ticket) -> str:
+    """Where the call was sent (business-hours routing), in words for the agent; "" if nowhere."""
+    return behaviours.ROUTES.get(ticket.routed_to, "")
