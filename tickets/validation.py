@@ -31,3 +31,13 @@ def nul_fields(values: dict, prefix: str = "") -> list[str]:
 def refuse_nul(values: dict) -> None:
     if bad := nul_fields(values):
         raise DomainValidationError({name: ["NUL 문자는 입력할 수 없습니다."] for name in bad})
+
+
+def not_a_choice(value, choices) -> list[str]:
+    """The error for a value outside `choices` ([(value, label)] pairs or a TextChoices class),
+    naming the choices by their labels: staff never see the stored codes."""
+    pairs = choices.choices if hasattr(choices, "choices") else choices
+    labels = ", ".join(str(label) for _value, label in pairs)
+    if value in (None, "", []):
+        return [f"목록에서 골라 주세요. 선택지: {labels}"]
+    return [f"허용되지 않는 값입니다. 선택지: {labels}"]

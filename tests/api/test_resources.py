@@ -72,7 +72,7 @@ def test_followups_list_reschedule_cancel(client_for, make_ticket):
 
 def test_completion_of_a_call_back(api, make_ticket):
     ticket = make_ticket()
-    api.post(f"/api/v1/tickets/{ticket.reference}/recontacts/", {}, format="json")
+    api.post(f"/api/v1/tickets/{ticket.reference}/recontacts/", {"note": "재문의"}, format="json")
     callback = FollowUp.objects.get(ticket=ticket, action="call_back")
     response = api.post(f"/api/v1/followups/{callback.pk}/completion/", {"note": "통화 완료"}, format="json")
     assert response.status_code == 200 and response.json()["state"] == "done"

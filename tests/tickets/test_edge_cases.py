@@ -21,7 +21,7 @@ def test_followup_created_while_waiting_shifts_only_by_its_own_paused_time(creat
         ticket = create("pet-cs-inquiry")
         services.ticket_transition(ticket, to_status=Status.WAITING_CUSTOMER, actor=actor)
     with at(2026, 11, 25, 10, 0):  # Wednesday: re-contact while waiting
-        services.ticket_log_recontact(ticket, actor=actor)
+        services.ticket_log_recontact(ticket, actor=actor, note="재문의")
     rows = FollowUp.objects.filter(ticket=ticket)
     assert set(rows.values_list("state", flat=True)) == {FollowUpState.PAUSED}
     before = {f.pk: f.due_at for f in rows}

@@ -63,9 +63,12 @@ def test_penalty_feedback_due_on_d_plus_3_at_10(penalty):
 def test_outcome_before_d3_sends_exactly_one_sms(penalty, operator_actor):
     with at(2026, 11, 20, 11, 0):
         services.ticket_record_outcome(penalty, outcome="warning", actor=operator_actor)
+    # The "no outcome by D+3" alert is pointless now: skipped at once, not shown as due until D+3.
+    breach = fu(penalty, Action.ALERT_SUPERVISOR)
+    assert breach.state == ST.SKIPPED and breach.reason == "기한 전에 처리 결과가 기록됨"
     with at(2026, 11, 22, 10, 0):
         result = dispatcher.dispatch_due()
-        assert (result.claimed, result.done, result.skipped) == (2, 1, 1)
+        assert (result.claimed, result.done, result.skipped) == (1, 1, 0)
         dispatcher.dispatch_due()
         assert dispatcher.dispatch_due().claimed == 0
         assert sms_messages().count() == 1
@@ -117,8 +120,11 @@ def test_no_outcome_at_d3_holds_sms_alerts_and_breaches(penalty, operator_actor)
 def test_no_action_outcome_skips_the_sms(penalty, operator_actor):
     with at(2026, 11, 21, 9, 0):
         services.ticket_record_outcome(penalty, outcome="no_action", actor=operator_actor, reason="관리자 컨펌")
+    # Both are settled by the outcome itself: no SMS for "no action", no "no outcome yet" alert.
+    assert fu(penalty, Action.CUSTOMER_MESSAGE).state == ST.SKIPPED
+    assert fu(penalty, Action.ALERT_SUPERVISOR).state == ST.SKIPPED
     with at(2026, 11, 22, 10, 0):
-        assert dispatcher.dispatch_due().skipped == 2
+        assert dispatcher.dispatch_due().claimed == 0
     assert fu(penalty, Action.CUSTOMER_MESSAGE).state == ST.SKIPPED
     assert not Message.objects.exists()
 
@@ -292,9 +298,11 @@ def test_closing_cancels_pending_followups(recontacted, actor):
 def test_withdrawn_consent_cancels_customer_messages_only(penalty, actor, operator_actor):
     with at(2026, 11, 20, 9, 0):
         consent.ticket_withdraw_consent(penalty, actor=actor, note="문자 거부")
+        assert fu(penalty, Action.CUSTOMER_MESSAGE).state == ST.CANCELLED
+        assert fu(penalty, Action.ALERT_SUPERVISOR).state == ST.SCHEDULED
         services.ticket_record_outcome(penalty, outcome="warning", actor=operator_actor)
     assert fu(penalty, Action.CUSTOMER_MESSAGE).state == ST.CANCELLED
-    assert fu(penalty, Action.ALERT_SUPERVISOR).state == ST.SCHEDULED
+    assert fu(penalty, Action.ALERT_SUPERVISOR).state == ST.SKIPPED  # by the outcome, not the withdrawal
     with at(2026, 11, 22, 10, 0):
         dispatcher.dispatch_due()
     assert not sms_messages().exists()

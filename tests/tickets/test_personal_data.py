@@ -58,7 +58,7 @@ def test_nothing_plain_in_any_text_column(create, actor, operator_actor):
     services.ticket_update(ticket, actor=actor, changes={"title": "매출내역 요청", "details": {"email": "x" + EMAIL}})
     consent.ticket_record_consent(ticket, actor=actor, basis="newly_collected", customer_phone="01012345678")
     contact.ticket_reveal_contact(ticket, actor=operator_actor, reason="회신")
-    services.ticket_log_recontact(ticket, actor=actor)
+    services.ticket_log_recontact(ticket, actor=actor, note="재문의")
 
     with connection.cursor() as cursor:
         cursor.execute(

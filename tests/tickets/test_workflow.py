@@ -116,7 +116,7 @@ def test_closed_ticket_cannot_be_updated_or_recontacted(make_ticket, actor, oper
     with pytest.raises(Conflict):
         services.ticket_update(ticket, actor=actor, changes={"title": "x"})
     with pytest.raises(Conflict):
-        services.ticket_log_recontact(ticket, actor=actor)
+        services.ticket_log_recontact(ticket, actor=actor, note="재문의")
 
 
 @pytest.mark.django_db(transaction=True)

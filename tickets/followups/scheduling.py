@@ -149,11 +149,26 @@ def schedule(ticket: Ticket, trigger: str, *, anchor, occurrence: str, status: s
 
 
 def on_outcome(ticket: Ticket) -> None:
-    """Follow-ups held for an outcome go now (the dispatcher still respects quiet hours). Their
-    due time stays the promised one, so a message sent after it counts as kept late."""
-    FollowUp.objects.filter(ticket=ticket, state=ST.HELD).update(
-        state=ST.SCHEDULED, reason="결과 기록으로 발송 재개", updated_at=calendar.now()
-    )
+    """Follow-ups held for an outcome go now (the dispatcher still respects quiet hours); their
+    due time stays the promised one, so a message sent after it counts as kept late. The ones an
+    outcome makes pointless (the "no outcome yet" alert, a message for outcomes other than this
+    one) are skipped at once, so the ticket page does not keep showing them as due."""
+    now = calendar.now()
+    pending = FollowUp.objects.filter(ticket=ticket, state__in=PENDING_FOLLOWUP_STATES).select_related("policy")
+    for fu in pending:
+        conditions = fu.policy.conditions if fu.policy else {}
+        wanted = conditions.get("hold_until_outcome_in")
+        if conditions.get("skip_if_outcome"):
+            fu.state, fu.reason = ST.SKIPPED, "기한 전에 처리 결과가 기록됨"
+        elif wanted and ticket.outcome not in wanted:
+            fu.state = ST.SKIPPED
+            fu.reason = f"처리 결과 '{ticket.kind.outcome_label(ticket.outcome)}'에는 안내하지 않음"
+        elif fu.state == ST.HELD:
+            fu.state, fu.reason = ST.SCHEDULED, "결과 기록으로 발송 재개"
+        else:
+            continue
+        fu.updated_at = now
+        fu.save(update_fields=["state", "reason", "updated_at"])
     refresh_next_due([ticket])
 
 

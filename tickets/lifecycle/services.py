@@ -9,6 +9,7 @@ from django.db import transaction
 from cstrack import calendar
 from cstrack.actors import SYSTEM, Actor
 from cstrack.errors import Conflict, DomainValidationError, NotFound, StaleVersion
+from cstrack.logging import scrub
 from tickets import audit
 from tickets.followups import scheduling as followups
 from tickets.kinds import behaviours, parking
@@ -30,7 +31,7 @@ from tickets.models import (
 from tickets.privacy import attachments
 from tickets.privacy.consent import apply_contact
 from tickets.privacy.contact import ticket_purge_contact
-from tickets.validation import length_errors, refuse_nul
+from tickets.validation import length_errors, not_a_choice, refuse_nul
 
 EDITABLE_FIELDS = {"title", "priority", "channel", "requester_type", *REFERENCE_FIELDS, "identity_verified", "details"}
 
@@ -83,7 +84,7 @@ def ticket_create(
         ("requester_type", requester_type, RequesterType),
     ):
         if value not in choices.values:
-            errors[field] = [f"허용되지 않는 값입니다. 선택지: {', '.join(choices.values)}"]
+            errors[field] = not_a_choice(value, choices)
     errors.update(length_errors(Ticket, refs))
     schema_version = kind.current_schema
     plain, personal = {}, {}
@@ -96,8 +97,6 @@ def ticket_create(
             plain, personal = validate_details(schema_version.schema, details, refs)
         except DomainValidationError as exc:
             errors.update(exc.field_errors)
-    if errors:
-        raise DomainValidationError(errors)
 
     received_at = calendar.now()
     ticket = Ticket(
@@ -118,21 +117,32 @@ def ticket_create(
         sensitive_details=personal,
         **refs,
     )
-    behaviours.on_create(
-        behaviours.Creation(
-            ticket, plain, assignee=assignee, customer_phone=customer_phone, consent_basis=consent_basis
+    # Every problem in one answer: the contact and consent are checked even when the details
+    # are wrong, so the agent fixes the form in one pass (the ticket object is not saved yet).
+    try:
+        if not errors:
+            behaviours.on_create(
+                behaviours.Creation(
+                    ticket, plain, assignee=assignee, customer_phone=customer_phone, consent_basis=consent_basis
+                )
+            )
+    except DomainValidationError as exc:
+        errors.update(exc.field_errors)
+    try:
+        apply_contact(
+            ticket,
+            phone=customer_phone,
+            email=customer_email,
+            basis=consent_basis,
+            actor=actor,
+            delegation_caller=delegation_caller,
+            delegation_relation=delegation_relation,
+            has_personal_details=bool(personal),
         )
-    )
-    apply_contact(
-        ticket,
-        phone=customer_phone,
-        email=customer_email,
-        basis=consent_basis,
-        actor=actor,
-        delegation_caller=delegation_caller,
-        delegation_relation=delegation_relation,
-        has_personal_details=bool(personal),
-    )
+    except DomainValidationError as exc:
+        errors.update(exc.field_errors)
+    if errors:
+        raise DomainValidationError(errors)
     ticket.reference = next_reference(received_at)
     ticket.save()
     audit.record(
@@ -257,7 +267,7 @@ def ticket_record_outcome(
         raise Conflict(f"'{kind.name}' 유형은 처리 결과를 기록하지 않습니다.", code="no_outcome_for_kind")
     allowed = [value for value, _label in kind.outcomes]
     if outcome not in allowed:
-        raise DomainValidationError({"outcome": [f"허용되지 않는 결과입니다. 선택지: {', '.join(allowed)}"]})
+        raise DomainValidationError({"outcome": not_a_choice(outcome, kind.outcomes)})
     if outcome in kind.outcomes_needing_reason and not (reason or "").strip():
         raise DomainValidationError(
             {"reason": ["이 결과는 관리자 컨펌 사유를 남겨야 합니다. 예: 관리자 컨펌 후 페널티 미작성"]}
@@ -320,25 +330,61 @@ def ticket_assign(ticket: Ticket, *, actor: Actor, assignee=None, board: Board |
     return ticket
 
 
+# A second re-contact on the same ticket this soon is the same call logged twice (a double
+# submit, or two agents on one call): it is merged into the first, not scheduled again.
+RECONTACT_MERGE_SECONDS = 10 * 60
+
+
 @transaction.atomic
 def ticket_log_recontact(ticket: Ticket, *, actor: Actor, channel: str = "phone", note: str = "") -> ReContact:
-    """A customer called again about this ticket: record it and schedule the call-back duties."""
+    """A customer called again about this ticket: record it and schedule the call-back duties.
+
+    The memo is required (the call back is made from it). Within RECONTACT_MERGE_SECONDS of the
+    previous re-contact the memo is appended to that one instead, audited as a merge, and no
+    second set of call-backs and alerts is scheduled. The returned row has `merged` set."""
     if channel not in Channel.values:
-        raise DomainValidationError({"channel": [f"허용되지 않는 값입니다. 선택지: {', '.join(Channel.values)}"]})
+        raise DomainValidationError({"channel": not_a_choice(channel, Channel)})
     ticket = locked_ticket(ticket)
     if not ticket.is_open:
         raise Conflict("종료되거나 취소된 티켓입니다. 새 티켓을 접수해 주세요.")
+    note = (note or "").strip()
+    if not note:
+        raise DomainValidationError({"note": ["고객이 무엇을 다시 문의했는지 메모를 남겨 주세요."]})
+    refuse_nul({"note": note})
     now = calendar.now()
+    recent = (
+        ticket.recontacts.filter(logged_at__gte=calendar.after_seconds(now, -RECONTACT_MERGE_SECONDS))
+        .order_by("-logged_at", "-pk")
+        .first()
+    )
+    if recent is not None:
+        if note not in recent.note.split("\n"):
+            recent.note = f"{recent.note}\n{note}"[:2000] if recent.note else note[:2000]
+            recent.save(update_fields=["note"])
+        audit.record(
+            ticket, EventType.RECONTACT, actor, channel=channel, recontact=recent.pk, merged=True, note=scrub(note)
+        )
+        recent.merged = True
+        return recent
     recontact = ReContact.objects.create(
         ticket=ticket,
         channel=channel,
-        note=(note or "")[:2000],
+        note=note[:2000],
         logged_by=actor.user if getattr(actor.user, "pk", None) else None,
         logged_at=now,
         promised_by=calendar.end_of_nth_business_day(now, 2),
     )
-    audit.record(ticket, EventType.RECONTACT, actor, channel=channel, promised_by=recontact.promised_by.isoformat())
+    audit.record(
+        ticket,
+        EventType.RECONTACT,
+        actor,
+        channel=channel,
+        recontact=recontact.pk,
+        promised_by=recontact.promised_by.isoformat(),
+        note=scrub(note),  # events hold masked values only
+    )
     followups.schedule(ticket, Trigger.RECONTACT_LOGGED, anchor=now, occurrence=f"recontact-{recontact.pk}")
+    recontact.merged = False
     return recontact
 
 

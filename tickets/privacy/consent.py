@@ -14,7 +14,7 @@ from tickets.models import (
     EventType,
     Ticket,
 )
-from tickets.validation import length_errors
+from tickets.validation import length_errors, not_a_choice
 
 
 def apply_contact(
@@ -31,7 +31,7 @@ def apply_contact(
     errors = {}
     holds_personal = bool(phone or email or has_personal_details)
     if basis and basis not in ConsentBasis.values:
-        errors["consent_basis"] = [f"허용되지 않는 값입니다. 선택지: {', '.join(ConsentBasis.values)}"]
+        errors["consent_basis"] = not_a_choice(basis, ConsentBasis)
     elif holds_personal and not basis:
         errors["consent_basis"] = [
             "연락처 등 개인정보를 저장하려면 근거를 선택해 주세요. 새로 수집하는 정보는 고객 동의가 필요합니다."

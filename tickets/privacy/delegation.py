@@ -26,6 +26,7 @@ from tickets.models import (
     Ticket,
 )
 from tickets.privacy.reveals import check_reveal_rate
+from tickets.validation import not_a_choice
 
 REVEAL_PERMISSION = "tickets.reveal_contact"
 
@@ -43,7 +44,7 @@ def contact_is_covered(ticket: Ticket) -> bool:
 
 
 def _choice_error(value, choices) -> list[str]:
-    return [f"허용되지 않는 값입니다. 선택지: {', '.join(choices.values)}"] if value not in choices.values else []
+    return not_a_choice(value, choices) if value not in choices.values else []
 
 
 @transaction.atomic
