@@ -227,7 +227,7 @@ class Ticket(TimeStampedModel):
     member_id = models.CharField(_("회원 ID"), max_length=64, blank=True, db_index=True)
     driver_id = models.CharField(_("기사 ID"), max_length=64, blank=True, db_index=True)
     call_id = models.CharField(_("콜 ID"), max_length=64, blank=True, db_index=True)
-    vehicle_plate = models.CharField(_("차량 번호"), max_length=20, blank=True)
+    vehicle_plate = models.CharField(_("차량 번호"), max_length=20, blank=True, db_index=True)
     parking_lot = models.CharField(_("주차장"), max_length=100, blank=True)
 
     # Customer contact: personal data, encrypted; found through the keyed hash; shown masked.
@@ -507,6 +507,16 @@ class FollowUpState(models.TextChoices):
 
 
 PENDING_FOLLOWUP_STATES = (FollowUpState.SCHEDULED, FollowUpState.HELD, FollowUpState.PAUSED)
+
+
+class CallResult(models.TextChoices):
+    """How a call-back went. Only "no answer" leaves the duty pending (the call is tried again);
+    each result is recorded in the ticket's audit."""
+
+    REACHED = "reached", _("통화함")
+    NO_ANSWER = "no_answer", _("받지 않음 (다시 걸기)")
+    WRONG_NUMBER = "wrong_number", _("잘못된 번호")
+    DECLINED = "declined", _("고객이 통화를 원하지 않음")
 
 
 class FollowUp(TimeStampedModel):

@@ -1,13 +1,12 @@
 """Read-side queries: repeat contacts, penalty history, overdue and breached queues."""
 
-from contextlib import suppress
-
 from django.db.models import Count, F, Q, QuerySet, Window
 from django.db.models.functions import Coalesce
 from django.db.models.lookups import GreaterThan, LessThanOrEqual
 
 from cstrack import calendar, pii
 from cstrack.errors import DomainValidationError
+from tickets.followups.ownership import callback_owner_q
 from tickets.kinds import behaviours, parking
 from tickets.models import OPEN_STATUSES, PENDING_FOLLOWUP_STATES, Action, FollowUp, Ticket
 
@@ -23,16 +22,8 @@ def ticket_list() -> QuerySet:
 
 def open_tickets_matching(*, phone: str = "", member_id: str = "", driver_id: str = "", call_id: str = "") -> QuerySet:
     """Open tickets for a repeat contact. The phone is matched through its keyed hash only."""
-    q = Q()
-    if phone:
-        with suppress(DomainValidationError):  # a half-typed number matches nothing
-            q |= Q(customer_phone_hash=pii.phone_index(phone))
-    for field, value in (("member_id", member_id), ("driver_id", driver_id), ("call_id", call_id)):
-        if value and value.strip():
-            q |= Q(**{field: value.strip()})
-    if not q:
-        return Ticket.objects.none()
-    return ticket_list().filter(q, status__in=OPEN_STATUSES).order_by("-received_at")
+    terms = lookup_terms(phone=phone, member_id=member_id, driver_id=driver_id, call_id=call_id)
+    return tickets_matching(terms).filter(status__in=OPEN_STATUSES)
 
 
 def driver_penalty_counts(driver_id: str) -> dict:
@@ -126,6 +117,19 @@ def overdue_tickets(now=None) -> QuerySet:
     )
 
 
+def age_condition(bucket: str, now) -> Q:
+    """Tickets of the overdue queue in one age bucket (calendar.AGE_BUCKETS), aged from their
+    oldest missed due time (or their receipt when no duty is pending)."""
+    since = Coalesce("next_due_at", "received_at")
+    oldest, newest = calendar.age_bucket_bounds(now)[bucket]
+    cond = Q()
+    if oldest is not None:
+        cond &= Q(GreaterThan(since, oldest))
+    if newest is not None:
+        cond &= Q(LessThanOrEqual(since, newest))
+    return cond
+
+
 def overdue_summary(queryset, now=None) -> dict:
     """Counts by kind, board, assignee and age bucket for a queue (ages from the oldest missed due
     time), computed in the database whatever the queue's length.
@@ -139,16 +143,10 @@ def overdue_summary(queryset, now=None) -> dict:
         base.filter(next_due_at__lt=now),
         base.filter(breached_at__isnull=False).exclude(next_due_at__lt=now),
     ]
-    since = Coalesce("next_due_at", "received_at")
     # Only columns the covering index holds (COUNT(id) would send PostgreSQL to the heap).
     counts = {"n": Count("*"), "breached": Count("breached_at")}
-    for label, (oldest, newest) in calendar.age_bucket_bounds(now).items():
-        cond = Q()
-        if oldest is not None:
-            cond &= Q(GreaterThan(since, oldest))
-        if newest is not None:
-            cond &= Q(LessThanOrEqual(since, newest))
-        counts[label] = Count("received_at", filter=cond)
+    for label in calendar.AGE_BUCKETS:
+        counts[label] = Count("received_at", filter=age_condition(label, now))
     totals = dict.fromkeys(["total", "breached", *calendar.AGE_BUCKETS], 0)
     by_kind, by_board, by_assignee = {}, {}, {}
     for part in parts:  # one grouped query per part; the totals are the groups' sums
@@ -179,9 +177,147 @@ def callbacks_due_for(user, *, until=None) -> QuerySet:
     if until is None:
         now = calendar.now()
         until = max(calendar.end_of_business_day(calendar.kst_date(now)), now)
+    return my_callbacks(user).filter(due_at__lte=until)
+
+
+def my_callbacks(user) -> QuerySet:
+    """Every pending call-back duty the user owns (tickets.followups.ownership), soonest first."""
     return (
-        FollowUp.objects.filter(action=Action.CALL_BACK, state__in=PENDING_FOLLOWUP_STATES, due_at__lte=until)
-        .filter(Q(ticket__assignee=user) | Q(ticket__assignee__isnull=True, ticket__created_by=user))
-        .select_related("ticket", "ticket__kind")
-        .order_by("due_at")
+        FollowUp.objects.filter(action=Action.CALL_BACK, state__in=PENDING_FOLLOWUP_STATES)
+        .filter(callback_owner_q(user))
+        .select_related("ticket", "ticket__kind", "policy")
+        .order_by("due_at", "id")
     )
+
+
+# --- Search and a person's history ---------------------------------------------------------------
+
+# What a search term or a repeat-contact lookup matched, in the words staff use.
+MATCH_LABELS = {
+    "reference": "접수 번호",
+    "phone": "전화번호",
+    "member_id": "회원 ID",
+    "driver_id": "기사 ID",
+    "call_id": "콜 ID",
+    "vehicle_plate": "차량 번호",
+}
+PERSON_KEYS = ("phone", "member_id", "driver_id")
+
+
+def _phone_hash(raw: str) -> str:
+    """The keyed hash of a number, or "" when the text is not a phone number."""
+    if not raw or sum(ch.isdigit() for ch in raw) < 9:
+        return ""
+    try:
+        return pii.phone_index(raw)
+    except DomainValidationError:
+        return ""
+
+
+def plate_variants(raw: str) -> list[str]:
+    """A vehicle plate as typed and without spaces ("12가 3456" and "12가3456")."""
+    text = (raw or "").strip()
+    return list(dict.fromkeys([text, text.replace(" ", "")])) if text else []
+
+
+def lookup_terms(
+    *, text: str = "", phone: str = "", member_id: str = "", driver_id: str = "", call_id: str = ""
+) -> dict:
+    """The conditions a search box or the repeat-contact lookup stands for: `text` may be any of
+    reference, phone, member ID, driver ID, call ID or plate; the named arguments are exactly
+    that field. The phone becomes its keyed hash here and is not kept."""
+    terms = {}
+    text = (text or "").strip()
+    if text and (phone_hash := _phone_hash(text)):
+        terms["phone"] = phone_hash  # a number is looked up by its hash alone, never as plain text
+    elif text:
+        terms["reference"] = text.upper()
+        for field in ("member_id", "driver_id", "call_id"):
+            terms[field] = text
+        terms["vehicle_plate"] = plate_variants(text)
+    if phone_hash := _phone_hash(phone):
+        terms["phone"] = phone_hash
+    for field, value in (("member_id", member_id), ("driver_id", driver_id), ("call_id", call_id)):
+        if value and value.strip():
+            terms[field] = value.strip()
+    return terms
+
+
+def _terms_q(terms: dict) -> Q:
+    q = Q()
+    for field, value in terms.items():
+        if field == "phone":
+            q |= Q(customer_phone_hash=value)
+        elif field == "vehicle_plate":
+            q |= Q(vehicle_plate__in=value)
+        else:
+            q |= Q(**{field: value})
+    return q
+
+
+def tickets_matching(terms: dict) -> QuerySet:
+    """Open and closed tickets matching any of `terms` (see lookup_terms), newest first. Every
+    condition is an equality on an indexed column (the phone through its keyed hash)."""
+    if not terms:
+        return Ticket.objects.none()
+    return ticket_list().filter(_terms_q(terms)).order_by("-received_at", "-id")
+
+
+def matched_on(ticket: Ticket, terms: dict) -> list[str]:
+    """Which of `terms` this ticket matched (keys of MATCH_LABELS)."""
+    found = []
+    for field, value in terms.items():
+        if field == "phone":
+            hit = ticket.customer_phone_hash == value
+        elif field == "vehicle_plate":
+            hit = ticket.vehicle_plate in value
+        else:
+            hit = getattr(ticket, field) == value
+        if hit:
+            found.append(field)
+    return found
+
+
+def person_tickets(key: str, value: str) -> QuerySet:
+    """Every ticket of one person: by the keyed hash of their number, a member ID or a driver ID."""
+    if key not in PERSON_KEYS or not value:
+        return Ticket.objects.none()
+    field = "customer_phone_hash" if key == "phone" else key
+    return ticket_list().filter(**{field: value}).order_by("-received_at", "-id")
+
+
+def person_history(tickets: list) -> tuple[list, list]:
+    """For these tickets: their re-contact, outcome and status events and their follow-ups with
+    the message each sent (two queries)."""
+    from tickets.models import EventType, TicketEvent
+
+    ids = [t.pk for t in tickets]
+    events = list(
+        TicketEvent.objects.filter(
+            ticket_id__in=ids,
+            type__in=[EventType.RECONTACT, EventType.OUTCOME, EventType.TRANSITIONED, EventType.BREACHED],
+        ).order_by("-at", "-id")
+    )
+    followups = list(
+        FollowUp.objects.filter(ticket_id__in=ids).select_related("message", "message__template").order_by("-due_at")
+    )
+    return events, followups
+
+
+def tickets_for_messages(messages) -> dict:
+    """{message id: ticket reference} for outbox messages sent for a ticket: a follow-up's message,
+    or a webhook delivery of one of its events (two queries at most)."""
+    from tickets.models import TicketEvent
+    from tickets.webhooks import KEY_PREFIX
+
+    ids = [m.pk for m in messages]
+    found = dict(FollowUp.objects.filter(message_id__in=ids).values_list("message_id", "ticket__reference"))
+    event_ids = {}
+    for m in messages:
+        parts = (m.idempotency_key or "").split(":")
+        if m.pk not in found and len(parts) == 3 and parts[0] == KEY_PREFIX and parts[2].isdigit():
+            event_ids[int(parts[2])] = m.pk
+    if event_ids:
+        for event_id, reference in TicketEvent.objects.filter(pk__in=event_ids).values_list("pk", "ticket__reference"):
+            found[event_ids[event_id]] = reference
+    return found

@@ -11,11 +11,13 @@ from tickets.followups.scheduling import refresh_next_due
 from tickets.models import (
     PENDING_FOLLOWUP_STATES,
     Action,
+    CallResult,
     EventType,
     FollowUp,
     FollowUpState,
     Ticket,
 )
+from tickets.validation import not_a_choice
 
 ST = FollowUpState
 
@@ -76,17 +78,35 @@ def followup_cancel(followup: FollowUp, *, reason: str, actor: Actor) -> FollowU
 
 
 @transaction.atomic
-def followup_complete(followup: FollowUp, *, actor: Actor, note: str = "") -> FollowUp:
-    """A person marks a call-back duty done."""
+def followup_complete(
+    followup: FollowUp, *, actor: Actor, note: str = "", result: str = CallResult.REACHED
+) -> FollowUp:
+    """A person records a call-back: done with its result, or, when nobody answered, an attempt
+    that leaves the duty pending (to be tried again before its due time)."""
+    if result not in CallResult.values:
+        raise DomainValidationError({"result": not_a_choice(result, CallResult)})
     fu = _locked_followup(followup)
     if fu.action != Action.CALL_BACK:
         raise Conflict("자동 후속 조치는 직접 완료할 수 없습니다.")
     if fu.state not in PENDING_FOLLOWUP_STATES:
         raise Conflict(f"'{fu.get_state_display()}' 상태의 후속 조치는 완료할 수 없습니다.")
     now = calendar.now()
-    fu.state, fu.completed_at, fu.reason = ST.DONE, now, (note or "회신 완료").strip()[:300]
+    note = (note or "").strip()
+    label = CallResult(result).label
+    if result == CallResult.NO_ANSWER:
+        fu.attempts += 1
+        fu.reason = f"{label} · {note}"[:300] if note else label
+        fu.save(update_fields=["attempts", "reason", "updated_at"])
+        audit.record(fu.ticket, EventType.FOLLOWUP, actor, followup=fu.pk, change="call_attempted", result=result)
+        return fu
+    fu.state, fu.completed_at = ST.DONE, now
+    fu.reason = (
+        (note or "회신 완료")[:300] if result == CallResult.REACHED else (f"{label} · {note}" if note else label)[:300]
+    )
     fu.completed_by = actor.user if getattr(actor.user, "pk", None) else None
     fu.save(update_fields=["state", "completed_at", "completed_by", "reason", "updated_at"])
     refresh_next_due([fu.ticket_id])
-    audit.record(fu.ticket, EventType.FOLLOWUP, actor, followup=fu.pk, change="completed", late=now > fu.due_at)
+    audit.record(
+        fu.ticket, EventType.FOLLOWUP, actor, followup=fu.pk, change="completed", late=now > fu.due_at, result=result
+    )
     return fu

@@ -10,10 +10,14 @@ from cstrack.actors import Actor
 from cstrack.errors import Conflict, DomainValidationError, PermissionDenied
 from tickets import audit
 from tickets.followups import scheduling as followups
+from tickets.followups.ownership import is_callback_owner
 from tickets.kinds.schema import personal_field_names
 from tickets.locking import locked_ticket
 from tickets.models import (
+    PENDING_FOLLOWUP_STATES,
+    Action,
     EventType,
+    FollowUp,
     Ticket,
 )
 from tickets.privacy import attachments, delegation
@@ -42,6 +46,26 @@ def ticket_reveal_contact(ticket: Ticket, *, actor: Actor, reason: str) -> dict:
         "customer_email": ticket.customer_email or "",
         **{k: v for k, v in ticket.sensitive_details.items()},
     }
+
+
+@transaction.atomic
+def callback_reveal_contact(followup: FollowUp, *, actor: Actor, reason: str) -> str:
+    """The customer's number for the owner of a pending call-back (or a role that may reveal
+    contacts), once, with a reason; audited like any reveal and counted in the same rate limit."""
+    if followup.action != Action.CALL_BACK or followup.state not in PENDING_FOLLOWUP_STATES:
+        raise Conflict("대기 중인 회신 전화에서만 번호를 볼 수 있습니다.")
+    if not (is_callback_owner(actor.user, followup.ticket) or actor.has_perm("tickets.reveal_contact")):
+        raise PermissionDenied("이 회신 전화의 담당자만 번호를 볼 수 있습니다.")
+    if not (reason or "").strip():
+        raise DomainValidationError({"reason": ["연락처를 확인하는 사유를 입력해 주세요."]})
+    check_reveal_rate(actor)
+    ticket = locked_ticket(followup.ticket)
+    if ticket.contact_purged_at or not ticket.customer_phone:
+        raise Conflict("이 티켓에는 저장된 전화번호가 없습니다.")
+    if not delegation.contact_is_covered(ticket):
+        raise Conflict("제3자 연락처는 위임 기록이 있어야 걸 수 있습니다. 티켓 화면에서 위임을 먼저 기록해 주세요.")
+    audit.record(ticket, EventType.CONTACT_REVEALED, actor, reason=reason.strip()[:300], followup=followup.pk)
+    return ticket.customer_phone
 
 
 @transaction.atomic
