@@ -4,12 +4,13 @@ import json
 from datetime import datetime
 
 import phonenumbers
+from django.core.exceptions import FieldDoesNotExist
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 
 from cstrack import calendar, pii
 
-from ..models import Action, ConsentBasis, EventType, FollowUpState, Status
+from ..models import Action, CallResult, Channel, ConsentBasis, EventType, FollowUpState, Status
 
 AGE_LABELS = {"<1d": _lazy("1일 미만"), "1-3d": _lazy("1~3일"), "3-7d": _lazy("3~7일"), ">7d": _lazy("7일 초과")}
 
@@ -79,14 +80,25 @@ def describe_event(event, ticket, followups_by_id) -> str:
             }
         if change == "cancelled":
             return _("%(action)s 취소 (사유: %(reason)s)") % {"action": action, "reason": d.get("reason", "")}
+        result = CallResult(d["result"]).label if d.get("result") in CallResult.values else ""
         if change == "completed":
-            return _("%(action)s 완료") % {"action": action} + (" · " + _("기한 지남") if d.get("late") else "")
+            text = _("%(action)s 완료") % {"action": action} + (f" · {result}" if result else "")
+            return text + (" · " + _("기한 지남") if d.get("late") else "")
+        if change == "call_attempted":
+            return _("%(action)s 시도 · %(result)s") % {"action": action, "result": result}
         if "cancelled" in d:
             return _("대기 중인 후속 조치 %(n)s건 취소 (%(reason)s)") % {"n": d["cancelled"], "reason": d.get("reason")}
     if t == EventType.RECONTACT:
-        return _("고객 재인입 · 회신 약속 기한 %(when)s") % {"when": when(d.get("promised_by"))}
+        if d.get("merged"):
+            text = _("같은 재인입을 다시 기록해 메모를 덧붙임 (회신 전화는 추가하지 않음)")
+        else:
+            text = _("고객 재인입 · 회신 약속 기한 %(when)s") % {"when": when(d.get("promised_by"))}
+        if d.get("note"):
+            text += " · " + _("메모: %(note)s") % {"note": d["note"]}
+        return text
     if t == EventType.CONTACT_REVEALED:
-        return _("연락처 원문 조회 (사유: %(reason)s)") % {"reason": d.get("reason", "")}
+        text = _("연락처 원문 조회 (사유: %(reason)s)") % {"reason": d.get("reason", "")}
+        return text + (" · " + _("회신 전화용") if d.get("followup") else "")
     if t == EventType.BREACHED:
         return _("약속 기한 %(when)s 초과") % {"when": when(d.get("due_at"))}
     if t == EventType.CONSENT:
@@ -99,10 +111,37 @@ def describe_event(event, ticket, followups_by_id) -> str:
         after = d.get("after") or {}
         return _("담당 지정: %(who)s / %(board)s") % {"who": after.get("assignee") or "—", "board": after.get("board")}
     if t == EventType.UPDATED:
-        return _("변경 항목: %(fields)s") % {"fields": ", ".join(sorted((d.get("after") or {}).keys()))}
+        names = [field_label(ticket, name) for name in sorted((d.get("after") or {}).keys())]
+        return _("변경 항목: %(fields)s") % {"fields": ", ".join(names)}
     if t == EventType.PURGED:
         return _("개인정보 삭제 (%(reason)s)") % {"reason": d.get("reason", "")}
     return ""
+
+
+# Who did it, for the labels the services write when no person acted.
+ACTOR_LABELS = {
+    "system": _lazy("자동 처리"),
+    "retention": _lazy("보관 기간 정책"),
+    "auto-close": _lazy("자동 종료"),
+}
+
+
+def actor_label(label: str) -> str:
+    if label.startswith("integration:"):
+        return _("외부 시스템 (%(name)s)") % {"name": label.split(":", 1)[1]}
+    return str(ACTOR_LABELS.get(label, label))
+
+
+def field_label(ticket, name: str) -> str:
+    """The Korean label of a ticket field or a kind field ("details.<name>") for the history."""
+    if name.startswith("details."):
+        schema = ticket.schema_version.schema if ticket.schema_version_id else ticket.kind.schema
+        labels = {f["name"]: f.get("label", f["name"]) for f in schema.get("fields", [])}
+        return labels.get(name.removeprefix("details."), name.removeprefix("details."))
+    try:
+        return str(ticket._meta.get_field(name).verbose_name)
+    except FieldDoesNotExist:  # a field since removed from the model
+        return name
 
 
 def timeline(ticket, events, followups):
@@ -118,7 +157,7 @@ def timeline(ticket, events, followups):
                 "label": when(e.at),
                 "title": e.get_type_display(),
                 "text": describe_event(e, ticket, by_id),
-                "who": e.actor_label,
+                "who": actor_label(e.actor_label),
                 "type": e.type,
             }
         )
@@ -135,6 +174,25 @@ def timeline(ticket, events, followups):
             }
         )
     rows.sort(key=lambda r: r["at"])
+    return rows
+
+
+def recontact_rows(events):
+    """A ticket's re-contacts from its audit events, newest first: when, channel, the memo (as
+    audited, masked) and the promised call-back time; a merged repeat shows as an added memo."""
+    rows = [
+        {
+            "at": e.at,
+            "label": when(e.at),
+            "channel": Channel(e.data["channel"]).label if e.data.get("channel") in Channel.values else "",
+            "note": e.data.get("note", ""),
+            "promised": when(e.data.get("promised_by")) if e.data.get("promised_by") else "",
+            "merged": bool(e.data.get("merged")),
+        }
+        for e in events
+        if e.type == EventType.RECONTACT
+    ]
+    rows.sort(key=lambda r: r["at"], reverse=True)
     return rows
 
 

@@ -7,15 +7,18 @@ from django.db.models import Q
 
 from cstrack import calendar, roles
 
-from ..models import OPEN_STATUSES, Ticket
+from ..models import OPEN_STATUSES, Status, Ticket
 from ..selectors import ticket_list
 
 QUEUE_LIMIT = 200
+# What operations still have to act on: an open ticket whose action is not yet taken (a ticket
+# with its outcome recorded waits only for the customer-facing follow-ups, not for operations).
+TO_DO_STATUSES = tuple(s for s in OPEN_STATUSES if s != Status.ACTION_TAKEN)
 
 
 def board_queue(board):
-    """Open tickets of a board, oldest first."""
-    return ticket_list().filter(board=board, status__in=OPEN_STATUSES).order_by("received_at", "id")[:QUEUE_LIMIT]
+    """Tickets of a board still waiting for operations, oldest first."""
+    return ticket_list().filter(board=board, status__in=TO_DO_STATUSES).order_by("received_at", "id")[:QUEUE_LIMIT]
 
 
 def staff_users():

@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from . import profile, reports, views
+from . import callbacks, profile, reports, search, views
 
 app_name = "console"
 
@@ -13,9 +13,13 @@ urlpatterns = [
         name="login",
     ),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
-    path("agent/", views.agent_home, name="agent_home"),
+    path("agent/", callbacks.my_callbacks, name="agent_home"),
+    path("callbacks/<int:pk>/reveal/", callbacks.callback_reveal, name="callback_reveal"),
+    path("callbacks/<int:pk>/complete/", callbacks.callback_complete, name="callback_complete"),
     path("tickets/new/", views.ticket_new, name="ticket_new"),
-    path("tickets/matching/", views.ticket_matching, name="ticket_matching"),
+    path("tickets/matching/", search.ticket_matching, name="ticket_matching"),
+    path("search/", search.search, name="search"),
+    path("people/<slug:key>/<str:value>/", search.person, name="person"),
     path("tickets/<str:reference>/", views.ticket_detail, name="ticket_detail"),
     path("tickets/<str:reference>/reveal/", views.ticket_reveal, name="ticket_reveal"),
     path("tickets/<str:reference>/<slug:action>/", views.ticket_action, name="ticket_action"),

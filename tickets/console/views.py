@@ -7,14 +7,14 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Q
-from django.http import Http404, HttpResponse, JsonResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_POST
 
 from cstrack import calendar
 from cstrack.actors import Actor
@@ -31,12 +31,12 @@ from tickets.privacy import delegation as delegation_services
 from .. import selectors
 from ..api import access
 from ..models import (
-    OPEN_STATUSES,
     Board,
     Channel,
     ConsentBasis,
     DelegationCase,
     DelegationRelation,
+    EventType,
     FollowUp,
     Priority,
     RequesterType,
@@ -118,20 +118,6 @@ def home(request):
     return page(request, "console/no_role.html")
 
 
-@requires("log_recontact")
-def agent_home(request):
-    now = calendar.now()
-    callbacks = list(selectors.callbacks_due_for(request.user))
-    for fu in callbacks:
-        fu.due_label = present.when(fu.due_at)
-        fu.is_overdue = fu.due_at < now
-    return page(
-        request,
-        "console/agent/home.html",
-        {"callbacks": callbacks, "today": calendar.month_day_label(calendar.kst_date(now))},
-    )
-
-
 # --- New ticket ---------------------------------------------------------------------------------
 
 
@@ -145,7 +131,10 @@ def ticket_new(request):
     schema = kind.schema if kind else {}
     staff = list(queries.staff_users()) if kind else []
 
-    if request.method == "POST":
+    # Switching the kind re-opens the form with what was already typed: a POST, so a phone
+    # number typed so far never goes into a URL.
+    switching = request.method == "POST" and bool(request.POST.get("switch_kind"))
+    if request.method == "POST" and not switching:
         if kind is None:
             top_errors.append(_("티켓 유형을 선택해 주세요."))
         else:
@@ -201,37 +190,8 @@ def ticket_new(request):
         "default_requester": kind.default_requester_type if kind else RequesterType.CUSTOMER,
         "staff": staff,
     }
+    context["switching"] = switching
     return page(request, "console/tickets/new.html", context, status=400 if errors or top_errors else 200)
-
-
-@requires("log_recontact")
-@require_GET
-def ticket_matching(request):
-    """Open tickets for a repeat contact, for the new-ticket form's lookup (JSON, session auth)."""
-    matches = selectors.open_tickets_matching(
-        phone=request.GET.get("phone", ""),
-        member_id=request.GET.get("member_id", ""),
-        driver_id=request.GET.get("driver_id", ""),
-        call_id=request.GET.get("call_id", ""),
-    )[:5]
-    results = [
-        {
-            "reference": t.reference,
-            "kind": t.kind.name,
-            "status": t.get_status_display(),
-            "board": t.board.name,
-            "received": present.when(t.received_at),
-            "phone": t.customer_phone_masked,
-            "url": reverse("console:ticket_detail", args=[t.reference]) + "#recontact",
-            "offer": _(
-                "이 고객에게 이미 처리 중인 '%(kind)s' 건(%(reference)s, %(status)s)이 있습니다. "
-                "새로 접수하지 말고 재인입으로 기록할까요?"
-            )
-            % {"kind": t.kind.name, "reference": t.reference, "status": t.get_status_display()},
-        }
-        for t in matches
-    ]
-    return JsonResponse({"results": results, "action_label": _("이 티켓에 재인입 기록")})
 
 
 # --- Ticket page --------------------------------------------------------------------------------
@@ -246,6 +206,7 @@ def _ticket_page(
     events = list(ticket.events.all())
     followups = present.followup_rows(list(ticket.followups.all()), now)
     context = {
+        "recontacts": present.recontact_rows(events),
         "ticket": ticket,
         "received_label": present.when(ticket.received_at),
         "details": present.detail_rows(ticket),
@@ -258,7 +219,11 @@ def _ticket_page(
         "targets": [(s, Status(s).label) for s in workflow.allowed_targets(ticket)],
         "channels": [c for c in Channel.choices if c[0] != Channel.API],
         "consent_bases": ConsentBasis.choices,
-        "here": request.path,
+        # Where a form on this page returns to. A page rendered for a failed POST answers at the
+        # action's URL, which only takes POST: return to where the form came from instead.
+        "here": _safe_next(request, reverse("console:ticket_detail", args=[ticket.reference]))
+        if request.method == "POST"
+        else request.path,
     }
     context.update(_penalty_panel(ticket, caps))
     context.update(_season_pass_panel(ticket))
@@ -332,6 +297,10 @@ def _do_recontact(request, ticket, actor):
     recontact = services.ticket_log_recontact(
         ticket, actor=actor, channel=request.POST.get("channel") or Channel.PHONE, note=request.POST.get("note", "")
     )
+    if recontact.merged:
+        messages.info(
+            request, _("방금 기록한 재인입과 같은 건으로 보고 메모만 덧붙였습니다. 회신 전화는 한 번만 잡힙니다.")
+        )
     messages.success(request, services.recontact_promise_text(recontact), extra_tags="promise")
 
 
@@ -506,7 +475,7 @@ def followup_action(request, pk, action):
 def ops_queue(request):
     boards = list(
         access.visible_boards(request.user, Board.objects.all()).annotate(
-            open_count=Count("tickets", filter=Q(tickets__status__in=OPEN_STATUSES))
+            open_count=Count("tickets", filter=Q(tickets__status__in=queries.TO_DO_STATUSES))
         )
     )
     # The board asked for, else the user's busiest board (first by name on a tie).
@@ -523,6 +492,8 @@ def ops_queue(request):
     if selected is not None:
         selected.received_label = present.when(selected.received_at)
         selected.outcome_text = selected.kind.outcome_label(selected.outcome)
+        context["details"] = present.detail_rows(selected)
+        context["recontacts"] = present.recontact_rows(selected.events.filter(type=EventType.RECONTACT))
         context.update(_penalty_panel(selected, capabilities(request)))
         context["here"] = f"{request.path}?board={board.code if board else ''}&ticket={selected.reference}"
     return page(request, "console/ops/queue.html", context)
@@ -531,9 +502,14 @@ def ops_queue(request):
 # --- Supervisor ---------------------------------------------------------------------------------
 
 
-def _supervisor_filters(request):
-    f = {k: request.GET.get(k, "").strip() for k in ("kind", "board", "agent", "breached")}
-    qs = selectors.overdue_tickets()
+def _supervisor_filters(request, now=None):
+    f = {k: request.GET.get(k, "").strip() for k in ("kind", "board", "agent", "breached", "age")}
+    now = now or calendar.now()
+    qs = selectors.overdue_tickets(now)
+    if f["age"] in calendar.AGE_BUCKETS:
+        qs = qs.filter(selectors.age_condition(f["age"], now))
+    else:
+        f["age"] = ""
     if f["kind"]:
         qs = qs.filter(kind__code=f["kind"])
     if f["board"]:
@@ -550,7 +526,8 @@ def _queue_rows(qs, now, limit=queries.QUEUE_LIMIT):
     for t in rows:
         since = t.oldest_due or t.received_at
         t.age_label = present.age_label(calendar.age_bucket(since, now))
-        t.oldest_due_label = present.when(t.oldest_due)
+        # A breached ticket whose duties are all settled has no due time left: say so, not "—".
+        t.oldest_due_label = present.when(t.oldest_due) if t.oldest_due else _("남은 후속 조치 없음")
         t.received_label = present.when(t.received_at)
         t.breached_label = present.when(t.breached_at) if t.breached_at else ""
     return rows
@@ -559,9 +536,19 @@ def _queue_rows(qs, now, limit=queries.QUEUE_LIMIT):
 @requires("manage_followups")
 def supervisor_queue(request):
     now = calendar.now()
-    qs, filters = _supervisor_filters(request)
+    qs, filters = _supervisor_filters(request, now)
     summary = selectors.overdue_summary(qs, now)
-    summary["by_age"] = [(present.age_label(k), v) for k, v in summary["by_age"].items()]
+    base = request.GET.copy()
+    base.pop("age", None)
+    chips = []
+    for bucket, n in summary["by_age"].items():
+        base["age"] = bucket
+        chips.append(
+            {"label": present.age_label(bucket), "n": n, "query": base.urlencode(), "on": filters["age"] == bucket}
+        )
+    base.pop("age", None)
+    summary["by_age"] = chips
+    summary["all_ages_query"] = base.urlencode()
     context = {
         "rows": _queue_rows(qs, now),
         "summary": summary,
@@ -579,7 +566,7 @@ def supervisor_queue(request):
 @requires("manage_followups")
 def supervisor_export(request):
     now = calendar.now()
-    qs, _filters = _supervisor_filters(request)
+    qs, _filters = _supervisor_filters(request, now)
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     stamp = calendar.to_kst(now).strftime("%Y%m%d-%H%M")
     response["Content-Disposition"] = f'attachment; filename="overdue-{stamp}.csv"'
@@ -633,8 +620,10 @@ def dead_messages(request):
     rows = list(
         Message.objects.filter(state=Message.State.DEAD).select_related("template").order_by("-updated_at")[:200]
     )
+    references = selectors.tickets_for_messages(rows)
     for m in rows:
         m.updated_label = present.when(m.updated_at)
+        m.ticket_reference = references.get(m.pk, "")
     return page(request, "console/supervisor/messages.html", {"rows": rows})
 
 

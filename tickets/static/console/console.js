@@ -1,7 +1,8 @@
 /* cstrack console: small progressive enhancements, no dependencies.
    - the kind picker opens the form when a kind is chosen
    - kind fields with `required_when` and blocks with `data-show-when` show only when they apply
-   - typing a phone, member ID, driver ID or call ID offers matching open tickets */
+   - typing a phone, member ID, driver ID or call ID offers matching tickets (open ones to log a
+     re-contact on, closed ones to look at) and says what matched */
 (function () {
   "use strict";
 
@@ -66,8 +67,16 @@
             p.textContent = t.offer + " ";
             var a = document.createElement("a");
             a.href = t.url;
-            a.textContent = data.action_label + " (" + t.reference + ")";
+            a.textContent = (t.link_label || data.action_label) + " (" + t.reference + ")";
             p.appendChild(a);
+            (t.history || []).forEach(function (h) {
+              var link = document.createElement("a");
+              link.href = h.url;
+              link.textContent = h.label;
+              p.appendChild(document.createTextNode(" · "));
+              p.appendChild(link);
+            });
+            if (!t.open) p.className += " closed";
             box.appendChild(p);
           });
         })
@@ -78,8 +87,23 @@
   }
 
   document.addEventListener("DOMContentLoaded", function () {
+    // A pointer choice opens the form at once. From the keyboard, arrow keys only move through
+    // the list (Chromium fires "change" on each): Enter or the button beside it opens the form.
     document.querySelectorAll("select[data-autosubmit]").forEach(function (sel) {
-      sel.addEventListener("change", function () { if (sel.value) sel.form.submit(); });
+      var byKeyboard = false;
+      function go() {
+        if (!sel.value || !sel.form) return;
+        var button = sel.dataset.autosubmit && document.getElementById(sel.dataset.autosubmit);
+        if (button && sel.form.requestSubmit) sel.form.requestSubmit(button);
+        else if (button) button.click();
+        else sel.form.submit();
+      }
+      sel.addEventListener("keydown", function (e) {
+        byKeyboard = true;
+        if (e.key === "Enter") { e.preventDefault(); go(); }
+      });
+      sel.addEventListener("pointerdown", function () { byKeyboard = false; });
+      sel.addEventListener("change", function () { if (!byKeyboard) go(); });
     });
     var form = document.getElementById("ticket-form");
     if (form) {
