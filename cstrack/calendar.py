@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import threading
 import time as _time
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import date, datetime, time, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
@@ -46,9 +48,23 @@ _CLOSURE_CACHE_SECONDS = 300
 # --- clock and conversions -------------------------------------------------------------------
 
 
+_CLOCK_OVERRIDE: ContextVar[datetime | None] = ContextVar("cstrack_clock_override", default=None)
+
+
 def now() -> datetime:
     """The single clock services use (aware, UTC), so tests can move it with time-machine."""
-    return timezone.now()
+    return _CLOCK_OVERRIDE.get() or timezone.now()
+
+
+@contextmanager
+def clock_at(moment: datetime):
+    """Run services as if it were `moment` (the demo data builds a consistent past with it:
+    a ticket received five days ago has its receipt event five days ago). Not for requests."""
+    token = _CLOCK_OVERRIDE.set(_require_aware(moment))
+    try:
+        yield moment
+    finally:
+        _CLOCK_OVERRIDE.reset(token)
 
 
 def _require_aware(dt: datetime) -> datetime:

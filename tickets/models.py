@@ -406,7 +406,7 @@ class Trigger(models.TextChoices):
 
 class Action(models.TextChoices):
     CUSTOMER_MESSAGE = "customer_message", _("고객 메시지")
-    CALL_BACK = "call_back", _("고객 회신 전화")
+    CALL_BACK = "call_back", _("회신 전화")
     REMIND_OWNER = "remind_owner", _("담당자 리마인드")
     ALERT_SUPERVISOR = "alert_supervisor", _("관리자 알림")
     ESCALATE = "escalate", _("상위 단계 에스컬레이션")

@@ -90,7 +90,7 @@ def test_a_person_history_is_every_ticket_newest_first(login, agent, make_ticket
     page = client.get(url).content.decode()
     assert page.index(newer.reference) < page.index(older.reference)
     history = page.split('id="person-history"', 1)[1]
-    assert "아직 결과가 없다고 함" in history and "고객 회신 전화" in history
+    assert "아직 결과가 없다고 함" in history and "회신 전화" in history
     assert "3141-5926" not in page and "010-****-5926" in page
     assert client.get("/people/phone/0000/").status_code == 404
     assert client.get("/people/email/x/").status_code == 404
@@ -232,7 +232,7 @@ def test_no_answer_keeps_the_callback_and_reached_completes_it(login, agent, mak
         ("completed", "reached"),
     ]
     page = client.get(f"/tickets/{ticket.reference}/").content.decode()
-    assert "고객 회신 전화 시도 · 받지 않음" in page and "통화함" in page
+    assert "회신 전화 시도 · 받지 않음" in page and "통화함" in page
 
 
 def test_an_unknown_result_is_refused(login, agent, make_ticket):

@@ -62,9 +62,9 @@ def test_home_by_role(request, login, who, home):
 
 def test_navigation_by_role(login, agent, supervisor):
     html = login(agent).get("/agent/").content.decode()
-    assert "티켓 접수" in html and "기한 초과·위반" not in html and "게시판 처리" not in html
+    assert "티켓 접수" in html and "기한 지남·위반" not in html and "게시판 처리" not in html
     html = login(supervisor).get("/supervisor/").content.decode()
-    assert "기한 초과·위반" in html and "발송 실패 메시지" in html
+    assert "기한 지남·위반" in html and "발송 실패 메시지" in html
 
 
 @pytest.mark.parametrize("url", ["/supervisor/", "/supervisor/export.csv", "/supervisor/messages/", "/ops/"])

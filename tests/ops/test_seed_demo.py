@@ -43,3 +43,32 @@ def test_seed_demo_run_twice_adds_no_tickets():
         count = Ticket.objects.count()
         call_command("seed_demo", demo_delay=60)
     assert Ticket.objects.count() == count
+
+
+def test_seed_demo_fills_every_page_and_agrees_with_its_history(client):
+    from django.contrib.auth.models import User
+
+    from tickets.models import EventType, TicketEvent
+
+    with time_machine.travel(START, tick=False):
+        call_command("seed_demo", demo_delay=60)
+        for ticket in Ticket.objects.all():
+            created = TicketEvent.objects.get(ticket=ticket, type=EventType.CREATED)
+            assert created.at == ticket.received_at, ticket.reference
+            assert not TicketEvent.objects.filter(ticket=ticket, at__lt=ticket.received_at).exists()
+            assert ticket.received_at <= START
+        pages = {  # the list each page exists for
+            ("agent", "/agent/"): 'class="callbacks"',
+            ("ops", "/ops/"): 'id="queue"',
+            ("supervisor", "/supervisor/"): 'id="overdue"',
+            ("supervisor", "/supervisor/messages/"): 'id="dead"',
+        }
+        for (username, url), marker in pages.items():
+            client.force_login(User.objects.get(username=username))
+            assert marker in client.get(url).content.decode(), f"{url} is empty for {username}"
+        client.force_login(User.objects.get(username="agent"))
+        agent_home = client.get("/agent/").content.decode()
+        assert 'id="callbacks-overdue"' in agent_home and 'id="callbacks-upcoming"' in agent_home
+        client.force_login(User.objects.get(username="supervisor"))
+        dead = client.get("/supervisor/messages/").content.decode()
+        assert 'href="/tickets/CS-' in dead

@@ -12,7 +12,7 @@ from cstrack import calendar, pii
 
 from ..models import Action, CallResult, Channel, ConsentBasis, EventType, FollowUpState, Status
 
-AGE_LABELS = {"<1d": _lazy("1일 미만"), "1-3d": _lazy("1~3일"), "3-7d": _lazy("3~7일"), ">7d": _lazy("7일 초과")}
+AGE_LABELS = {"<1d": _lazy("1일 미만"), "1-3d": _lazy("1~3일"), "3-7d": _lazy("3~7일"), ">7d": _lazy("7일 넘음")}
 
 
 def when(dt) -> str:
@@ -100,7 +100,7 @@ def describe_event(event, ticket, followups_by_id) -> str:
         text = _("연락처 원문 조회 (사유: %(reason)s)") % {"reason": d.get("reason", "")}
         return text + (" · " + _("회신 전화용") if d.get("followup") else "")
     if t == EventType.BREACHED:
-        return _("약속 기한 %(when)s 초과") % {"when": when(d.get("due_at"))}
+        return _("약속한 기한 %(when)s을(를) 지키지 못함") % {"when": when(d.get("due_at"))}
     if t == EventType.CONSENT:
         basis = d.get("basis", "")
         label = ConsentBasis(basis).label if basis in ConsentBasis.values else basis

@@ -130,7 +130,7 @@ KINDS = [
     },
     {
         "code": "mate-sales-statement",
-        "name": "메이트 매출내역 발급 요청",
+        "name": "펫 메이트 매출내역 발급 요청",
         "service_line": "pet",
         "board": "pet-cs",
         "category_path": "펫 > 메이트 > 매출내역",
@@ -174,12 +174,12 @@ KINDS = [
     },
     {
         "code": "pet-mate-membership",
-        "name": "메이트 가입·정보변경·보험",
+        "name": "펫 메이트 가입·정보변경·보험",
         "service_line": "pet",
         "board": "pet-cs",
         "category_path": "펫 > 메이트 > 가입/정보변경/보험",
         "default_requester_type": "mate",
-        "description": "메이트 가입·탈퇴, 가입비·키트 환불, 지자체 실사, 정보 변경, 보험 문의입니다.",
+        "description": "펫 메이트 가입·탈퇴, 가입비·키트 환불, 지자체 실사, 정보 변경, 보험 문의입니다.",
         "schema": {
             "fields": [
                 _f(
@@ -263,7 +263,7 @@ KINDS = [
                     "요청자 구분",
                     "choice",
                     True,
-                    choices=_choices(("mate", "메이트"), ("passenger", "승객")),
+                    choices=_choices(("mate", "펫 메이트"), ("passenger", "승객")),
                 ),
                 _f(
                     "record_type",
@@ -360,7 +360,7 @@ KINDS = [
         "board": "compensation",
         "category_path": "대리_고객 > 이용불편/신고 > 보상 요구",
         "description": "안내 후에도 보상이나 상급자 연결을 원하면 담당부서가 1~2영업일 안에 고객에게 전화합니다.",
-        "outcomes": _choices(("called_back", "고객 통화 완료"), ("unreachable", "연락 불가")),
+        "outcomes": _choices(("called_back", "회신 전화 완료"), ("unreachable", "연락 불가")),
         "behaviours": {"callback_number_needs_phone": {"field": "callback_number", "value": "other"}},
         "schema": {
             "fields": [
@@ -484,7 +484,7 @@ TEMPLATES = [
         "penalty-feedback-sms",
         "페널티 조치 결과 안내 (D+3)",
         "sms",
-        "카카오 T 고객센터",
+        "",
         "[카카오 T 고객센터] {incident_date}에 신고하신 대리 기사에게 내부 기준에 따른 조치를 마쳤습니다. "
         "앞으로 해당 기사는 고객님께 배정되지 않습니다. 불편을 드려 죄송하며, 알려주셔서 감사합니다.",
     ),
@@ -492,7 +492,7 @@ TEMPLATES = [
         "season-pass-registered-sms",
         "정기권 차량 등록 완료 안내",
         "sms",
-        "카카오 T 주차",
+        "",
         "[카카오 T 주차] {parking_lot} 정기권에 차량 {vehicle_plate} 등록이 확인되었습니다. 이용에 불편을 드려 죄송합니다.",
     ),
     (

@@ -11,10 +11,22 @@ from django.db import transaction
 from cstrack import calendar, roles
 from cstrack.actors import Actor
 from cstrack.errors import DomainError
-from notifications.models import MessageTemplate
+from notifications import services as outbox
+from notifications.models import Message, MessageTemplate
 from tickets.followups import scheduling
+from tickets.followups.messages import message_context
 from tickets.lifecycle import services
-from tickets.models import OPEN_STATUSES, Board, FollowUp, FollowUpPolicy, Status, Ticket
+from tickets.models import (
+    OPEN_STATUSES,
+    PENDING_FOLLOWUP_STATES,
+    Action,
+    Board,
+    FollowUp,
+    FollowUpPolicy,
+    FollowUpState,
+    Status,
+    Ticket,
+)
 
 DEMO_PASSWORD = "cstrack-demo"  # noqa: S105 - development demo only; refused in production
 ACCOUNTS = [
@@ -167,6 +179,9 @@ SAMPLES = [
         },
     ),
 ]
+# Days before today each sample was received (the first penalty request is old enough for its
+# D+3 message to be due, so the demo has a dead letter and an overdue queue).
+RECEIVED_DAYS_AGO = [5, 4, 6, 1, 3, 0, 2, 1, 0, 3, 2, 4, 1]
 PHONES = ["010-2345-6789", "010-3456-7890", "010-4567-8901", "010-5678-9012", "010-6789-0123"]
 
 
@@ -212,15 +227,18 @@ class Command(BaseCommand):
         return users
 
     def _tickets(self, users):
+        """Each ticket is made at its own receipt time (the services run on a clock set back
+        with calendar.clock_at), so its history, due times and receipt agree."""
         rng = random.Random(20261122)
         agent = Actor.for_user(users[roles.AGENT])
         ops = Actor.for_user(users[roles.OPERATIONS])
-        today = calendar.kst_date(calendar.now())
+        now = calendar.now()
         for index, (kind, refs, details) in enumerate(SAMPLES):
+            received = calendar.after_seconds(calendar.days_ago(now, RECEIVED_DAYS_AGO[index]), -600 * (index + 1))
             details = dict(details)
             for key in ("incident_date", "occurred_on", "cancel_requested_on"):
                 if key in details and details[key] is None:
-                    details[key] = calendar.kst_date(calendar.days_ago(calendar.now(), rng.randint(1, 5))).isoformat()
+                    details[key] = calendar.kst_date(calendar.days_ago(received, rng.randint(1, 5))).isoformat()
             contact = {}
             if kind not in ("pet-partnership-inquiry", "business-transfer"):
                 contact = {
@@ -234,33 +252,88 @@ class Command(BaseCommand):
             if kind == "pet-record-issuance" or kind == "mate-sales-statement":
                 contact["consent_basis"] = "newly_collected"
             try:
-                ticket = services.ticket_create(
-                    kind=kind,
-                    details=details,
-                    actor=agent,
-                    identity_verified=True,
-                    assignee=users[roles.OPERATIONS],
-                    **refs,
-                    **contact,
-                )
+                with calendar.clock_at(received):
+                    ticket = services.ticket_create(
+                        kind=kind,
+                        details=details,
+                        actor=agent,
+                        identity_verified=True,
+                        assignee=users[roles.OPERATIONS],
+                        **refs,
+                        **contact,
+                    )
             except DomainError as exc:
                 raise CommandError(f"{kind}: {exc.detail} {exc.field_errors}") from exc
-            self._age(ticket, days=rng.randint(0, 6))
-            self._advance(ticket, index, ops, agent)
-        self.stdout.write(f"데모 티켓 {Ticket.objects.count()}건을 만들었습니다 (오늘: {today}).")
+            with calendar.clock_at(min(calendar.after_seconds(received, 2 * 3600), now)):
+                self._advance(ticket, index, ops, agent)
+        self._agent_callbacks(agent, now)
+        self._dead_letter(now)
+        self.stdout.write(f"데모 티켓 {Ticket.objects.count()}건을 만들었습니다 (오늘: {calendar.kst_date(now)}).")
 
-    def _age(self, ticket, *, days):
-        """Pretend the ticket came in `days` ago, so the queues show overdue work."""
-        if not days:
+    def _agent_callbacks(self, agent, now):
+        """Call-backs for the demo agent (the owner of an unassigned ticket they logged): one past
+        its due time, one due today when the calendar allows, one due later."""
+        plans = [
+            (10, 9, "지난주에 접수했는데 아직 연락이 없다고 다시 전화함"),
+            (None, None, "앱 결제 오류가 계속된다며 재문의"),
+            (0, 0, "오늘 접수 건의 처리 일정을 물어봄"),
+        ]
+        for received_days, recontact_days, memo in plans:
+            if received_days is None:  # due today: a re-contact whose 2nd business day ends today
+                moment = next(
+                    (
+                        calendar.days_ago(now, d)
+                        for d in range(1, 8)
+                        if calendar.kst_date(calendar.end_of_nth_business_day(calendar.days_ago(now, d), 2))
+                        == calendar.kst_date(now)
+                        and calendar.end_of_nth_business_day(calendar.days_ago(now, d), 2) > now
+                    ),
+                    None,
+                )
+                if moment is None:
+                    continue
+                received, logged = calendar.after_seconds(moment, -3600), moment
+            else:
+                received = calendar.after_seconds(calendar.days_ago(now, received_days), -7200)
+                logged = calendar.after_seconds(calendar.days_ago(now, recontact_days), -3600)
+            with calendar.clock_at(received):
+                ticket = services.ticket_create(
+                    kind="pet-cs-inquiry",
+                    details={"issue_type": "app_error", "description": memo},
+                    actor=agent,
+                    identity_verified=True,
+                    member_id=f"M-4{len(memo):05d}",
+                    customer_phone=PHONES[len(memo) % len(PHONES)],
+                    consent_basis="existing_member",
+                )
+            with calendar.clock_at(logged):
+                services.ticket_log_recontact(ticket, actor=agent, note=memo)
+
+    def _dead_letter(self, now):
+        """One customer SMS that the gateway kept refusing (a dead letter for the supervisor's
+        page), written as the dispatcher would have when it fell due."""
+        fu = (
+            FollowUp.objects.filter(action=Action.CUSTOMER_MESSAGE, due_at__lt=now, state__in=PENDING_FOLLOWUP_STATES)
+            .exclude(state=FollowUpState.HELD)
+            .select_related("ticket", "policy__template")
+            .order_by("due_at")
+            .first()
+        )
+        if fu is None or not fu.ticket.customer_phone:
             return
-        received = calendar.days_ago(ticket.received_at, days)
-        Ticket.objects.filter(pk=ticket.pk).update(received_at=received)
-        ticket.refresh_from_db()
-        for fu in FollowUp.objects.filter(ticket=ticket):
-            if fu.policy:
-                fu.due_at = scheduling.due_time(fu.policy, received)
-                fu.save(update_fields=["due_at"])
-        scheduling.refresh_next_due([ticket])
+        with calendar.clock_at(fu.due_at):
+            message = outbox.message_enqueue(
+                channel="sms",
+                recipient=fu.ticket.customer_phone,
+                idempotency_key=f"followup:{fu.pk}:customer",
+                template=fu.policy.template,
+                context=message_context(fu.ticket, fu),
+            )
+        Message.objects.filter(pk=message.pk).update(
+            state=Message.State.DEAD, attempts=6, last_error="발송사 일시 오류 (HTTP 503), 6회 시도 후 보류"
+        )
+        FollowUp.objects.filter(pk=fu.pk).update(state=FollowUpState.DONE, message=message, completed_at=fu.due_at)
+        scheduling.refresh_next_due([fu.ticket_id])
 
     def _advance(self, ticket, index, ops, agent):
         step = index % 5
