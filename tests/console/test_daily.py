@@ -90,7 +90,9 @@ def test_a_person_history_is_every_ticket_newest_first(login, agent, make_ticket
     page = client.get(url).content.decode()
     assert page.index(newer.reference) < page.index(older.reference)
     history = page.split('id="person-history"', 1)[1]
-    assert "아직 결과가 없다고 함" in history and "회신 전화" in history
+    upcoming = page.split('id="person-upcoming"', 1)[1].split("</ol>", 1)[0]
+    assert "아직 결과가 없다고 함" in history  # the re-contact's memo
+    assert "회신 전화" in upcoming and "회신 전화" not in history  # pending: not yet history
     assert "3141-5926" not in page and "010-****-5926" in page
     assert client.get("/people/phone/0000/").status_code == 404
     assert client.get("/people/email/x/").status_code == 404

@@ -89,20 +89,13 @@ def search(request):
 
 
 def _history_rows(tickets, events, followups, now):
-    """One list, newest first: tickets received, re-contacts (with the memo), outcomes, status
-    changes, follow-ups (when due or done) and the messages they sent (masked recipient)."""
+    """What happened, newest first: tickets received, re-contacts (with the memo), outcomes,
+    status changes, follow-ups carried out or settled and the messages they sent (masked
+    recipient). Pending follow-ups are returned apart, soonest first: they have not happened."""
     by_pk = {t.pk: t for t in tickets}
-    rows = []
+    rows, upcoming = [], []
     for t in tickets:
-        rows.append(
-            {
-                "at": t.received_at,
-                "what": _("접수"),
-                "ticket": t,
-                "text": f"{t.kind.name} · {t.get_status_display()}",
-                "type": "received",
-            }
-        )
+        rows.append({"at": t.received_at, "what": _("접수"), "ticket": t, "text": t.kind.name, "type": "received"})
     fu_by_id = {fu.pk: fu for fu in followups}
     for e in events:
         t = by_pk[e.ticket_id]
@@ -118,19 +111,25 @@ def _history_rows(tickets, events, followups, now):
         )
     for fu in followups:
         t = by_pk[fu.ticket_id]
-        at = fu.completed_at or fu.due_at
-        text = fu.get_state_display()
-        if fu.state in PENDING_FOLLOWUP_STATES and fu.due_at < now:
-            text += " · " + _("기한 지남")
-        if fu.reason:
-            text += f" · {fu.reason}"
-        rows.append({"at": at, "what": fu.get_action_display(), "ticket": t, "text": text, "type": "followup"})
+        if fu.state in PENDING_FOLLOWUP_STATES:
+            text = fu.get_state_display() + (" · " + _("기한 지남") if fu.due_at < now else "")
+            upcoming.append({"at": fu.due_at, "what": fu.get_action_display(), "ticket": t, "text": text})
+            continue
+        text = fu.get_state_display() + (f" · {fu.reason}" if fu.reason else "")
+        rows.append(
+            {
+                "at": fu.completed_at or fu.updated_at,
+                "what": fu.get_action_display(),
+                "ticket": t,
+                "text": text,
+                "type": "followup",
+            }
+        )
         m = fu.message
         if m is not None:
-            sent = m.sent_at or m.updated_at
             rows.append(
                 {
-                    "at": sent,
+                    "at": m.sent_at or m.updated_at,
                     "what": _("메시지"),
                     "ticket": t,
                     "text": f"{m.template.name if m.template else m.get_channel_display()} → {m.recipient_masked} · "
@@ -139,9 +138,10 @@ def _history_rows(tickets, events, followups, now):
                 }
             )
     rows.sort(key=lambda r: r["at"], reverse=True)
-    for r in rows:
+    upcoming.sort(key=lambda r: r["at"])
+    for r in rows + upcoming:
         r["label"] = present.when(r["at"])
-    return rows
+    return rows, upcoming
 
 
 @requires("view_tickets")
@@ -153,7 +153,7 @@ def person(request, key, value):
     if not tickets:
         raise Http404(_("이력을 찾을 수 없습니다."))
     events, followups = selectors.person_history(tickets)
-    now = calendar.now()
+    rows, upcoming = _history_rows(tickets, events, followups, calendar.now())
     for t in tickets:
         t.received_label = present.when(t.received_at)
     context = {
@@ -162,7 +162,8 @@ def person(request, key, value):
         "masked_phone": next((t.customer_phone_masked for t in tickets if t.customer_phone_masked), ""),
         "tickets": tickets,
         "open_count": sum(1 for t in tickets if t.is_open),
-        "rows": _history_rows(tickets, events, followups, now),
+        "rows": rows,
+        "upcoming": upcoming,
         "limit": HISTORY_TICKETS,
     }
     return page(request, "console/search/person.html", context)
