@@ -131,3 +131,26 @@ def test_record_an_outcome(page, login, snap, operator, make_ticket, width):
     expect(page.locator("#queue tr", has_text=ticket.reference)).to_have_count(0)  # finished: off the queue
     snap(f"{width}-done")
     assert (count.clicks, count.loads) == (2, 2)
+
+
+def test_error_paths_on_a_phone(page, login, snap, agent, make_ticket):
+    """At 390 px: a reveal without a reason is refused next to the call-back (nothing audited),
+    a call-back's result must be one of the list, and a search that finds nothing says so."""
+    from tickets.models import EventType, TicketEvent
+
+    page.set_viewport_size(WIDTHS["phone"])
+    ticket = make_ticket(**PHONE)
+    services.ticket_log_recontact(ticket, actor=services.Actor.for_user(agent), note="재문의")
+    fu = FollowUp.objects.get(ticket=ticket, action=Action.CALL_BACK)
+    login(agent)
+    item = page.locator(f'[data-callback="{fu.pk}"]')
+    item.get_by_label("조회 사유 (기록됩니다)").fill("")
+    item.get_by_role("button", name="번호 보기").click()
+    expect(page.locator(f'[data-callback="{fu.pk}"] .error')).to_contain_text("사유를 입력해 주세요")
+    snap("reveal-without-reason")
+    assert not TicketEvent.objects.filter(type=EventType.CONTACT_REVEALED).exists()
+    box = page.get_by_role("search").get_by_label("티켓·고객 찾기")
+    box.fill("DRV-없음")
+    box.press("Enter")
+    expect(page.locator("main")).to_contain_text("일치하는 티켓이 없습니다")
+    snap("nothing-found")
