@@ -289,6 +289,11 @@ class Ticket(TimeStampedModel):
                 condition=Q(status__in=OPEN_STATUSES),
                 name="ticket_open_next_due",
             ),
+            # Covering (PostgreSQL): the promise report's groups (kind, board, owner) and its
+            # first-contact counts by receipt date come from this index, not the wide rows.
+            models.Index(
+                fields=["received_at"], include=["id", "kind", "board", "assignee"], name="ticket_received_groups"
+            ),
         ]
 
         permissions = [
@@ -569,6 +574,14 @@ class FollowUp(TimeStampedModel):
             ),
             models.Index(fields=["ticket", "state"], name="followup_ticket_state"),
             models.Index(fields=["state", "action", "due_at"], name="followup_state_action_due"),
+            # Covering (PostgreSQL): the promise report reads promises by deadline from the index
+            # alone (tickets.reports.promises; a digest or a deadline check is not a promise).
+            models.Index(
+                fields=["due_at"],
+                include=["ticket", "policy", "action", "state", "completed_at", "updated_at"],
+                condition=Q(marks_breach=False, ticket__isnull=False),
+                name="followup_promise_due",
+            ),
         ]
         constraints = [
             models.CheckConstraint(

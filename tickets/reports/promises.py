@@ -15,7 +15,7 @@ import math
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
+from django.db.models import Count, DurationField, Exists, ExpressionWrapper, F, OuterRef, Q, QuerySet
 
 from cstrack import calendar
 from cstrack.errors import DomainValidationError
@@ -205,14 +205,15 @@ def promise_report(f: ReportFilter, tickets: QuerySet | None = None, *, as_of: d
         return rows[key]
 
     for rec in base.values(*keys).annotate(**counts).order_by():
-        row = row_for(calendar.kst_date(rec["bucket"]), rec.get(value_col), rec.get(label_col) if label_col else "")
+        row = row_for(rec["bucket"], rec.get(value_col), rec.get(label_col) if label_col else "")
         for name in FIGURES:
             setattr(row, name, rec[name])
-    late = base.filter(conditions["late"]).values_list(*keys, "completed_at", "due_at").order_by()
+    # The late ones' lateness, computed in the database (one duration per late promise).
+    lateness = ExpressionWrapper(F("completed_at") - F("due_at"), output_field=DurationField())
+    late = base.filter(conditions["late"]).annotate(lateness=lateness).values_list(*keys, "lateness").order_by()
     for rec in late:
         bucket, value, label = rec[0], (rec[1] if value_col else None), (rec[2] if value_col else "")
-        seconds = calendar.elapsed(rec[-1], rec[-2]).total_seconds()
-        row_for(calendar.kst_date(bucket), value, label).late_seconds.append(seconds)
+        row_for(bucket, value, label).late_seconds.append(rec[-1].total_seconds())
     if f.group_by != "promise" and not f.promise:
         _first_contact(f, tickets, rows, row_for)
 
@@ -256,7 +257,7 @@ def _first_contact(f: ReportFilter, tickets, rows, row_for) -> None:
         .order_by()
     )
     for rec in qs:
-        row = row_for(calendar.kst_date(rec["bucket"]), rec.get(value_col), rec.get(label_col) if label_col else "")
+        row = row_for(rec["bucket"], rec.get(value_col), rec.get(label_col) if label_col else "")
         row.tickets, row.first_contact = rec["n"], rec["first"]
     for row in rows.values():
         if row.tickets is None:
