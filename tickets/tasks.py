@@ -28,7 +28,7 @@ def schedule_morning_digests():
 @shared_task(name="tickets.purge_expired_personal_data", ignore_result=True)
 def purge_expired_personal_data():
     """Run daily by beat."""
-    from .retention import close_resolved, purge_expired
+    from tickets.privacy.retention import close_resolved, purge_expired
 
     closed = close_resolved()
     purged = purge_expired()
