@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('notifications', '0003_message_cancelled_state'),
-        ('tickets', '0013_business_caller_routing'),
+        ('tickets', '0015_one_vocabulary'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
