@@ -32,7 +32,7 @@ def recontacted(create, actor, when, kind="pet-cs-inquiry", **kwargs):
     with at(*when):
         ticket = create(kind, **kwargs)
         services.ticket_transition(ticket, to_status=Status.IN_PROGRESS, actor=actor)
-        services.ticket_log_recontact(ticket, actor=actor)
+        services.ticket_log_recontact(ticket, actor=actor, note="처리 결과를 다시 물어봄")
     return ticket
 
 
