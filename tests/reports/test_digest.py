@@ -65,7 +65,7 @@ def test_sent_once_on_a_business_day(supervisor, create, actor):
     assert "이행 2건 · 불이행 1건" in mail.subject
     assert "늦게 지킨 1건" in mail.body
     assert f"{broken.reference}" in mail.body  # breached since Tuesday's close
-    assert "밤사이 기한을 넘긴 티켓: 1건" in mail.body
+    assert "밤사이 기한 위반이 된 티켓: 1건" in mail.body
     assert "오늘 기한인 약속: 1건" in mail.body and due_today.reference in mail.body
     assert "/supervisor/reports/" in mail.body
     row = digests(recipient=supervisor, due_at=kst(2026, 12, 2, 8, 30)).get()

@@ -197,7 +197,7 @@ def render(content: dict) -> tuple[str, str]:
         f"{span}에 기한이 든 약속: 지킨 약속 {content['kept']}건(그중 늦게 지킨 {content['kept_late']}건), "
         f"지키지 못한 약속 {content['broken']}건.",
         "",
-        f"밤사이 기한을 넘긴 티켓: {content['breached_count']}건",
+        f"밤사이 기한 위반이 된 티켓: {content['breached_count']}건",
     ]
     lines += [f"  - {ref} {_url(f'/tickets/{ref}/')}" for ref in content["breached"][:LIST_LIMIT]]
     if content["breached_count"] > LIST_LIMIT:
@@ -212,7 +212,7 @@ def render(content: dict) -> tuple[str, str]:
     lines += [
         "",
         f"약속 이행 보고: {_url('/supervisor/reports/')}",
-        f"기한 초과·위반 목록: {_url('/supervisor/')}",
+        f"기한 지남·위반 목록: {_url('/supervisor/')}",
         f"요약 메일 설정: {_url('/profile/')}",
     ]
     return subject, "\n".join(lines)
