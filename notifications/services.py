@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import random
+import time
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
@@ -22,8 +23,8 @@ from celery import current_app
 from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import URLValidator
-from django.db import IntegrityError, transaction
-from django.db.models import F, Q
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Case, CharField, F, Q, Value, When
 
 from cstrack import calendar
 from cstrack.errors import Conflict, DomainValidationError, NotFound
@@ -33,6 +34,7 @@ from cstrack.tasks import enqueue_on_commit
 
 from .models import Channel, Message, MessageTemplate, MessageType
 from .providers import (
+    NotAttempted,
     PermanentProviderError,
     ProviderConfigurationError,
     TemporaryProviderError,
@@ -49,11 +51,26 @@ def delivery_task():
     return current_app.tasks[DELIVER_TASK]
 
 
+def delivery_publish_on_commit(message_ids) -> None:
+    """Queue delivery of `message_ids` after commit, `DELIVERY_BATCH_SIZE` ids to a task (what a
+    caller writing many messages at once uses: one publish per batch, not per message). If a
+    publish fails (broker down) those rows are marked not queued, so the next sweep queues them.
+    """
+    ids = [int(pk) for pk in message_ids]
+    for chunk in _chunks(ids, _batch_size()):
+        enqueue_on_commit(
+            delivery_task(), chunk,
+            on_failure=lambda chunk=chunk: Message.objects.filter(pk__in=chunk).update(queued_at=None),
+        )  # fmt: skip
+
+
 __all__ = [
     "PLACEHOLDERS",
+    "delivery_publish_on_commit",
     "message_deliver",
     "message_enqueue",
     "message_retry_dead",
+    "messages_deliver",
     "outbox_sweep",
     "retry_delay",
     "sms_type",
@@ -239,21 +256,90 @@ def _error_text(exc: Exception) -> str:
     return scrub(str(exc) or type(exc).__name__)[:LAST_ERROR_MAX]
 
 
-def _claim(message_id: int, now: datetime, lease_until: datetime) -> bool:
-    """Take the row for one attempt; True if this worker won it. Two conditional UPDATEs, each
-    atomic on its own: the first takes over a row whose worker died mid-send (it must be looked
-    up before any resend), the second a row that is due."""
-    rows = Message.objects.filter(pk=message_id)
-    if rows.filter(state=State.SENDING, lease_until__lt=now).update(
-        lease_until=lease_until, needs_lookup=True, updated_at=now
-    ):
-        logger.warning("message %s: previous attempt did not finish (lease expired); checking the provider", message_id)
-        return True
-    return bool(
-        rows.filter(state__in=[State.PENDING, State.RETRY], next_attempt_at__lte=now)
-        .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
-        .update(state=State.SENDING, lease_until=lease_until, updated_at=now)
+def _batch_size() -> int:
+    return max(1, int(getattr(settings, "DELIVERY_BATCH_SIZE", 100)))
+
+
+def _chunks(ids: list[int], size: int):
+    for start in range(0, len(ids), size):
+        yield ids[start : start + size]
+
+
+def _lease_token(now: datetime) -> datetime:
+    """The lease end, which is also the claim's token: every write after the claim is
+    conditional on `lease_until` still holding it. A random sub-second offset keeps two claims
+    made in the same microsecond from sharing a token."""
+    return now + _lease() + timedelta(microseconds=random.randrange(1, 1_000_000))
+
+
+_CLAIM_SQL = """
+UPDATE {table} AS m
+   SET state = %(sending)s, lease_until = %(lease)s, updated_at = %(now)s,
+       needs_lookup = (m.needs_lookup OR m.state = %(sending)s)
+ WHERE m.id IN (
+       SELECT id FROM {table}
+        WHERE id = ANY(%(ids)s)
+          AND ((state IN (%(pending)s, %(retry)s) AND next_attempt_at <= %(now)s
+                AND (lease_until IS NULL OR lease_until < %(now)s))
+               OR (state = %(sending)s AND lease_until < %(now)s))
+        ORDER BY id
+        LIMIT %(limit)s
+          FOR UPDATE SKIP LOCKED)
+RETURNING m.*
+"""
+
+
+def _claim(message_ids: list[int], now: datetime, lease_until: datetime) -> list[Message]:
+    """Take the rows among `message_ids` that are due (pending/retry, due, lease free) or whose
+    worker died mid-send (sending, lease expired: flagged `needs_lookup`, so they are looked up
+    before any resend); return the rows this worker won, all under the lease `lease_until`.
+
+    PostgreSQL: one `UPDATE ... RETURNING` over a `FOR UPDATE SKIP LOCKED` sub-select, so
+    concurrent workers split the rows and never share one, and the claimed rows come back
+    from the same statement. Elsewhere (SQLite, the embedded
+    default, which serialises writers): select the candidates, update them conditionally, then
+    read back which rows carry this claim's lease.
+    """
+    if not message_ids:
+        return []
+    if connection.vendor == "postgresql":
+        claimed = Message.objects.raw(
+            _CLAIM_SQL.format(table=connection.ops.quote_name(Message._meta.db_table)),
+            {
+                "sending": State.SENDING, "pending": State.PENDING, "retry": State.RETRY,
+                "lease": lease_until, "now": now, "ids": list(message_ids), "limit": len(message_ids),
+            },
+        )  # fmt: skip
+        return sorted(claimed, key=lambda m: m.pk)
+    waiting = Q(state__in=[State.PENDING, State.RETRY], next_attempt_at__lte=now) & (
+        Q(lease_until__isnull=True) | Q(lease_until__lt=now)
     )
+    stale = Q(state=State.SENDING, lease_until__lt=now)
+    with transaction.atomic():
+        rows = Message.objects.filter(pk__in=message_ids)
+        candidates = list(rows.filter(waiting | stale).values_list("pk", flat=True))
+        if not candidates:
+            return []
+        rows = Message.objects.filter(pk__in=candidates)
+        rows.filter(stale).update(lease_until=lease_until, needs_lookup=True, updated_at=now)
+        rows.filter(waiting).update(state=State.SENDING, lease_until=lease_until, updated_at=now)
+    return list(Message.objects.filter(pk__in=candidates, state=State.SENDING, lease_until=lease_until).order_by("pk"))
+
+
+class _Owned:
+    """The row, as long as this claim still holds it (its queryset is built only on a write:
+    a batch builds none for the messages that go well)."""
+
+    __slots__ = ("lease_until", "pk")
+
+    def __init__(self, message: Message, lease_until: datetime):
+        self.pk, self.lease_until = message.pk, lease_until
+
+    def update(self, **fields) -> int:
+        return Message.objects.filter(pk=self.pk, state=State.SENDING, lease_until=self.lease_until).update(**fields)
+
+
+_owned = _Owned
 
 
 def _waiting_state(message: Message) -> str:
@@ -330,32 +416,140 @@ def message_deliver(message_id: int) -> str:
     """One delivery attempt for `message_id`; safe to call any number of times, concurrently.
 
     Returns what happened: "sent", "recovered" (the provider already had it: marked sent, not
-    resent), "deferred" (quiet hours), "retry", "dead", or "skipped" (not due, already sent,
-    or another worker holds it).
+    resent), "deferred" (quiet hours), "retry", "dead", "released" (its batch ran out of time
+    before its turn: due again, no attempt counted), or "skipped" (not due, already sent, or
+    another worker holds it).
     """
+    return messages_deliver([message_id]).get(int(message_id), "skipped")
+
+
+def messages_deliver(message_ids) -> dict[int, str]:
+    """One delivery attempt for each of `message_ids`, `DELIVERY_BATCH_SIZE` (100) at a time:
+    one claim, one read, the sends (one request per batch where the provider has a batch API),
+    one write for every message sent and one per failure. Returns {id: outcome} with the
+    outcomes of `message_deliver`; ids not claimed (not due, sent, held elsewhere) are
+    "skipped". Safe to call any number of times, concurrently, with overlapping ids."""
+    ids = list(dict.fromkeys(int(pk) for pk in message_ids))
+    results = dict.fromkeys(ids, "skipped")
+    for chunk in _chunks(ids, _batch_size()):
+        results.update(_deliver_batch(chunk))
+    return results
+
+
+def _send_deadline() -> float:
+    """When a batch stops starting sends or look-ups (time.monotonic()): early enough that the
+    last request, even one that times out, ends inside the lease. Past it, the messages left
+    go back to waiting (NotAttempted), so another worker never takes over a row this one may
+    still send."""
+    limit = float(getattr(settings, "PROVIDER_TIMEOUT", 5.0))
+    return time.monotonic() + _lease().total_seconds() - 2 * limit - 1
+
+
+def _deliver_batch(message_ids: list[int]) -> dict[int, str]:
+    deadline = _send_deadline()
     now = calendar.now()
-    lease_until = now + _lease()
-    if not _claim(message_id, now, lease_until):
-        return "skipped"
-    message = Message.objects.get(pk=message_id)
-    # Every write below is conditional on still holding this lease.
-    owned = Message.objects.filter(pk=message_id, state=State.SENDING, lease_until=lease_until)
+    lease_until = _lease_token(now)
+    messages = _claim(message_ids, now, lease_until)
+    if not messages:
+        return {}
+    results: dict[int, str] = {}
+    unknown = [m.pk for m in messages if m.needs_lookup]
+    if unknown:
+        logger.warning("message(s) %s: an earlier attempt's outcome is unknown; checking the provider first", unknown)
 
-    if message.respect_quiet_hours and calendar.in_quiet_hours(now):
-        owned.update(
-            state=_waiting_state(message),
-            next_attempt_at=calendar.next_allowed_send_time(now),
-            lease_until=None,
-            updated_at=now,
-        )
-        logger.info("message %s deferred: quiet hours", message_id)
-        return "deferred"
+    # Quiet hours: release the claim until they end (customer messages only).
+    quiet = [m for m in messages if m.respect_quiet_hours and calendar.in_quiet_hours(now)]
+    if quiet:
+        resume = calendar.next_allowed_send_time(now)
+        for waiting in (State.PENDING, State.RETRY):
+            group = [m.pk for m in quiet if _waiting_state(m) == waiting]
+            if group:
+                Message.objects.filter(pk__in=group, state=State.SENDING, lease_until=lease_until).update(
+                    state=waiting, next_attempt_at=resume, lease_until=None, updated_at=now
+                )
+        results.update(dict.fromkeys((m.pk for m in quiet), "deferred"))
+        logger.info("%s message(s) deferred: quiet hours", len(quiet))
 
-    try:
-        provider = get_provider(message.channel)
-    except ProviderConfigurationError as exc:
-        return _record_failure(owned, message, exc, "", permanent=True, needs_lookup=message.needs_lookup)
+    by_channel: dict[str, list[Message]] = {}
+    for message in messages:
+        if message.pk not in results:
+            by_channel.setdefault(message.channel, []).append(message)
+    for channel, group in by_channel.items():
+        try:
+            provider = get_provider(channel)
+        except ProviderConfigurationError as exc:
+            for message in group:
+                results[message.pk] = _record_failure(
+                    _owned(message, lease_until), message, exc, "", permanent=True, needs_lookup=message.needs_lookup
+                )
+            continue
+        to_send = []
+        for message in group:
+            if message.needs_lookup and time.monotonic() > deadline:
+                results[message.pk] = _release(message, lease_until)
+                continue
+            outcome, needs_lookup = _before_send(message, provider, now, lease_until)
+            if outcome:
+                results[message.pk] = outcome
+            else:
+                to_send.append((message, needs_lookup))
+        if to_send:
+            results.update(_send_and_record(provider, to_send, lease_until, deadline))
+    return results
 
+
+_SENT_SQL = """
+UPDATE {table} AS m
+   SET state = %(sent)s, attempts = m.attempts + 1, provider = %(provider)s, provider_ref = v.ref,
+       sent_at = %(at)s, next_attempt_at = NULL, lease_until = NULL, needs_lookup = FALSE,
+       last_error = '', updated_at = %(at)s
+  FROM (SELECT UNNEST(%(ids)s::bigint[]) AS id, UNNEST(%(refs)s::text[]) AS ref) AS v
+ WHERE m.id = v.id AND m.state = %(sending)s AND m.lease_until = %(lease)s
+"""
+
+
+def _record_sent(sent: list[tuple[Message, str]], provider_name: str, lease_until: datetime, sent_at) -> int:
+    """Mark every message of `sent` (message, provider reference) sent, in one statement, as
+    long as this claim still holds it. Returns how many rows were marked."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                _SENT_SQL.format(table=connection.ops.quote_name(Message._meta.db_table)),
+                {
+                    "sent": State.SENT, "sending": State.SENDING, "provider": provider_name, "at": sent_at,
+                    "lease": lease_until, "ids": [m.pk for m, _ in sent], "refs": [ref for _, ref in sent],
+                },
+            )  # fmt: skip
+            return cursor.rowcount
+    return Message.objects.filter(pk__in=[m.pk for m, _ in sent], state=State.SENDING, lease_until=lease_until).update(
+        state=State.SENT,
+        attempts=F("attempts") + 1,
+        provider=provider_name,
+        provider_ref=Case(*(When(pk=m.pk, then=Value(ref)) for m, ref in sent), output_field=CharField()),
+        sent_at=sent_at,
+        next_attempt_at=None,
+        lease_until=None,
+        needs_lookup=False,
+        last_error="",
+        updated_at=sent_at,
+    )
+
+
+def _release(message: Message, lease_until: datetime) -> str:
+    """Give the row back untouched (no attempt made): due now, not queued, so the next sweep
+    publishes it again. Its needs_lookup flag stays."""
+    now = calendar.now()
+    _owned(message, lease_until).update(
+        state=_waiting_state(message), next_attempt_at=now, lease_until=None, queued_at=None, updated_at=now
+    )
+    return "released"
+
+
+def _before_send(message: Message, provider, now: datetime, lease_until: datetime) -> tuple[str | None, bool]:
+    """Whatever must happen before `message` may be sent: the look-up at the provider when an
+    earlier attempt's outcome is unknown, and the erased-recipient check. Returns (outcome, _)
+    when the attempt ends here, else (None, needs_lookup) for the send."""
+    owned = _owned(message, lease_until)
     needs_lookup = message.needs_lookup
     if needs_lookup and provider.supports_lookup:
         look_up_only = message.attempts >= _max_attempts()
@@ -366,12 +560,12 @@ def message_deliver(message_id: int) -> str:
             return _record_failure(
                 owned, message, exc, provider.name, permanent=False, needs_lookup=True,
                 counts_as_attempt=not look_up_only,
-            )  # fmt: skip
+            ), True  # fmt: skip
         except PermanentProviderError as exc:
             return _record_failure(
                 owned, message, exc, provider.name, permanent=True, needs_lookup=True,
                 counts_as_attempt=not look_up_only,
-            )  # fmt: skip
+            ), True  # fmt: skip
         if ref:
             owned.update(
                 state=State.SENT,
@@ -384,60 +578,81 @@ def message_deliver(message_id: int) -> str:
                 last_error="",
                 updated_at=now,
             )
-            logger.info("message %s was already at %s (%s): marked sent, not resent", message_id, provider.name, ref)
-            return "recovered"
+            logger.info("message %s was already at %s (%s): marked sent, not resent", message.pk, provider.name, ref)
+            return "recovered", False
         if look_up_only:
             # The provider does not have it and no send attempts are left.
             gone = TemporaryProviderError("not at the provider after the last attempt")
             return _record_failure(
                 owned, message, gone, provider.name, permanent=True, needs_lookup=False, counts_as_attempt=False
-            )
+            ), False
         needs_lookup = False  # the provider does not have it: sending is safe
 
     if not message.recipient:
         # Erased while a worker held it (see messages_forget_recipient): never send it.
         gone = PermanentProviderError("recipient erased")
-        return _record_failure(owned, message, gone, provider.name, permanent=True, needs_lookup=needs_lookup)
+        return _record_failure(owned, message, gone, provider.name, permanent=True, needs_lookup=needs_lookup), False
+    return None, needs_lookup
 
+
+def _send_and_record(
+    provider, to_send: list[tuple[Message, bool]], lease_until: datetime, deadline: float
+) -> dict[int, str]:
+    """Send the batch outside any transaction (no lock is held across the network), then
+    record every result under the claim's lease: one UPDATE for all messages sent, one per
+    failure."""
+    batch = [message for message, _ in to_send]
     try:
-        ref = provider.send(message)
-    except TemporaryProviderError as exc:
-        return _record_failure(
-            owned, message, exc, provider.name, permanent=False, needs_lookup=needs_lookup or exc.maybe_delivered,
-            lookup_possible=provider.supports_lookup,
-        )  # fmt: skip
-    except PermanentProviderError as exc:
-        return _record_failure(owned, message, exc, provider.name, permanent=True, needs_lookup=needs_lookup)
-    except Exception as exc:  # a bug or an unmapped library error: its text may hold personal data
-        logger.error("message %s: unexpected %s from provider %s", message_id, type(exc).__name__, provider.name)
-        unknown = TemporaryProviderError(f"unexpected error {type(exc).__name__}", maybe_delivered=True)
-        return _record_failure(
-            owned, message, unknown, provider.name, permanent=False, needs_lookup=True,
-            lookup_possible=provider.supports_lookup,
-        )  # fmt: skip
+        outcomes = provider.send_many(batch, deadline=deadline)
+        if len(outcomes) != len(batch):
+            raise RuntimeError("send_many answered for a different number of messages")
+    except Exception as exc:  # a bug in the provider's batch code: we cannot tell what left
+        logger.error("provider %s: unexpected %s sending a batch of %s", provider.name, type(exc).__name__, len(batch))
+        outcomes = [exc] * len(batch)
 
-    sent_at = calendar.now()
-    updated = owned.update(
-        state=State.SENT,
-        attempts=message.attempts + 1,
-        provider=provider.name,
-        provider_ref=str(ref)[:200],
-        sent_at=sent_at,
-        next_attempt_at=None,
-        lease_until=None,
-        needs_lookup=False,
-        last_error="",
-        updated_at=sent_at,
-    )
-    if not updated:
-        # Our lease ran out while the provider was answering and another worker took the row;
-        # it looks the message up before resending (needs_lookup was set by its claim).
-        logger.warning(
-            "message %s sent via %s but the lease had expired; left to the new owner", message_id, provider.name
-        )
-    else:
-        logger.info("message %s sent via %s (%s)", message_id, provider.name, ref)
-    return "sent"
+    results: dict[int, str] = {}
+    sent: list[tuple[Message, str]] = []
+    for (message, needs_lookup), outcome in zip(to_send, outcomes, strict=True):
+        owned = _owned(message, lease_until)
+        if isinstance(outcome, NotAttempted):
+            results[message.pk] = _release(message, lease_until)
+        elif isinstance(outcome, TemporaryProviderError):
+            results[message.pk] = _record_failure(
+                owned, message, outcome, provider.name, permanent=False,
+                needs_lookup=needs_lookup or outcome.maybe_delivered, lookup_possible=provider.supports_lookup,
+            )  # fmt: skip
+        elif isinstance(outcome, PermanentProviderError):
+            results[message.pk] = _record_failure(
+                owned, message, outcome, provider.name, permanent=True, needs_lookup=needs_lookup
+            )
+        elif isinstance(outcome, Exception) or not outcome:
+            # A bug or an unmapped library error (its text may hold personal data), or no
+            # reference at all: the message may have left, so look it up before any resend.
+            logger.error(
+                "message %s: unexpected %s from provider %s", message.pk, type(outcome).__name__, provider.name
+            )
+            unknown = TemporaryProviderError(f"unexpected error {type(outcome).__name__}", maybe_delivered=True)
+            results[message.pk] = _record_failure(
+                owned, message, unknown, provider.name, permanent=False, needs_lookup=True,
+                lookup_possible=provider.supports_lookup,
+            )  # fmt: skip
+        else:
+            sent.append((message, str(outcome)[:200]))
+    if sent:
+        sent_at = calendar.now()
+        updated = _record_sent(sent, provider.name, lease_until, sent_at)
+        if updated < len(sent):
+            # The lease ran out while the provider was answering and another worker took some
+            # rows; it looks them up before resending (its claim set needs_lookup).
+            logger.warning(
+                "%s of %s message(s) sent via %s after the lease had expired; left to the new owner",
+                len(sent) - updated, len(sent), provider.name,
+            )  # fmt: skip
+        for message, ref in sent:
+            results[message.pk] = "sent"
+            logger.debug("message %s sent via %s (%s)", message.pk, provider.name, ref)
+        logger.info("%s message(s) sent via %s", len(sent), provider.name)
+    return results
 
 
 # --- supervisor and sweep ----------------------------------------------------------------------
@@ -490,7 +705,8 @@ def outbox_sweep(limit: int | None = None) -> int:
 
     The broker may have lost the first publish, retries are rows (not ETA tasks), and a worker
     may have died mid-send: this is what catches all three up. Queuing a row twice is harmless
-    (the claim lets one attempt through). Returns the number of tasks queued.
+    (the claim lets one attempt through). Ids go out `DELIVERY_BATCH_SIZE` to a task.
+    Returns the number of messages queued.
     """
     deliver_message = delivery_task()
     limit = limit or int(getattr(settings, "OUTBOX_SWEEP_BATCH_SIZE", 500))
@@ -510,21 +726,18 @@ def outbox_sweep(limit: int | None = None) -> int:
         .order_by("lease_until")
         .values_list("pk", flat=True)[: max(0, limit - len(due))]
     )
+    # One task per batch of ids: a worker claims and sends each batch together.
+    ids = stale + due
     queued = 0
-    for pk in stale + due:
+    for chunk in _chunks(ids, _batch_size()):
         try:
-            deliver_message.apply_async(args=(pk,), retry=False)
+            deliver_message.apply_async(args=(chunk,), retry=False)
         except Exception as exc:  # broker down: the next sweep tries again
-            logger.warning(
-                "outbox sweep: broker unavailable after %s of %s (%s)",
-                queued,
-                len(stale) + len(due),
-                type(exc).__name__,
-            )
+            logger.warning("outbox sweep: broker unavailable after %s of %s (%s)", queued, len(ids), type(exc).__name__)
             break
-        queued += 1
+        queued += len(chunk)
     if queued:
-        published = (stale + due)[:queued]
+        published = ids[:queued]
         Message.objects.filter(pk__in=published, state__in=[State.PENDING, State.RETRY]).update(queued_at=now)
         logger.info("outbox sweep queued %s message(s) (%s stale lease)", queued, len(stale))
     return queued

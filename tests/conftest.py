@@ -25,7 +25,10 @@ class PublishedTasks:
         self.calls: list[tuple] = []
 
     def ids(self) -> list[int]:
-        return [args[0] for args in self.calls]
+        found = []
+        for args in self.calls:  # one id, or a batch of ids
+            found.extend(args[0] if isinstance(args[0], (list, tuple)) else [args[0]])
+        return found
 
     def install(self, monkeypatch) -> "PublishedTasks":
         from notifications.tasks import deliver_message

@@ -12,6 +12,7 @@ from __future__ import annotations
 from django.conf import settings
 
 from .base import (
+    NotAttempted,
     PermanentProviderError,
     Provider,
     ProviderConfigurationError,
@@ -29,6 +30,7 @@ from .webhook import SignedWebhookProvider
 
 __all__ = [
     "PROVIDERS",
+    "NotAttempted",
     "PermanentProviderError",
     "Provider",
     "ProviderConfigurationError",

@@ -9,6 +9,7 @@ in logs and in the admin.
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING
 
 from cstrack.logging import scrub
@@ -36,6 +37,14 @@ class TemporaryProviderError(ProviderError):
         self.maybe_delivered = maybe_delivered
 
 
+class NotAttempted(TemporaryProviderError):
+    """The message was not handed to the provider at all (a batch ran out of time before its
+    turn): it goes back to waiting without counting an attempt."""
+
+    def __init__(self, detail: str = "not attempted: the batch ran out of time"):
+        super().__init__(detail)
+
+
 class PermanentProviderError(ProviderError):
     """Retrying will not help (4xx: bad request, bad credentials, refused recipient)."""
 
@@ -54,6 +63,26 @@ class Provider:
     def send(self, message: Message) -> str:
         """Deliver `message`; return the provider's reference. Raise a ProviderError on failure."""
         raise NotImplementedError
+
+    def send_many(self, messages: list[Message], *, deadline: float | None = None) -> list[str | Exception]:
+        """Deliver several messages; one result per message, in order: the provider's reference,
+        or the exception that message met (a ProviderError, or any other exception from a bug).
+
+        This default sends one by one (over the pooled connection for HTTP providers); a
+        provider with a batch API (Solapi's send-many) overrides it with one request per batch.
+        No send starts after `deadline` (time.monotonic()): the messages left get NotAttempted,
+        so a slow provider cannot keep a batch busy past its lease.
+        """
+        results: list[str | Exception] = []
+        for message in messages:
+            if deadline is not None and results and time.monotonic() > deadline:
+                results.append(NotAttempted())
+                continue
+            try:
+                results.append(self.send(message))
+            except Exception as exc:  # recorded per message by the caller
+                results.append(exc)
+        return results
 
     def lookup(self, idempotency_key: str, *, message: Message | None = None) -> str | None:
         """The provider's reference if it already has the message, else None.

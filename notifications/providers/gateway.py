@@ -1,4 +1,8 @@
-"""HTTP plumbing shared by the HTTP providers (stdlib urllib only), and the generic gateway.
+"""HTTP plumbing shared by the HTTP providers, and the generic gateway.
+
+Requests go through one pooled keep-alive `httpx.Client` per process (`client()`): a batch of
+messages to the same provider reuses its TCP (and TLS) connections instead of opening one per
+message. The client is created lazily and again after a fork (Celery's prefork pool).
 
 Status mapping: 2xx ok; 408, 429 and 5xx -> TemporaryProviderError; other 4xx ->
 PermanentProviderError; timeout or connection reset -> TemporaryProviderError that may have
@@ -9,15 +13,16 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import http.client
 import json
+import os
 import socket
+import threading
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 from dataclasses import dataclass
 
+import httpcore
+import httpx
 from django.conf import settings
 
 from cstrack import outbound
@@ -57,45 +62,119 @@ def signed_headers(secret: str, body: str) -> dict[str, str]:
     return {TIMESTAMP_HEADER: timestamp, SIGNATURE_HEADER: sign(secret, timestamp, body)}
 
 
+class _GuardedBackend(httpcore.SyncBackend):
+    """Connects only to addresses the outbound policy allows, vetted at every new connection
+    (so a name that resolves elsewhere after it was checked gains nothing); TLS still verifies
+    the certificate for the URL's host name."""
+
+    def connect_tcp(self, host, port, timeout=None, local_address=None, socket_options=None):
+        try:
+            addresses = outbound.vetted_addresses(host, port)  # OutboundRefused goes up as it is
+        except (socket.gaierror, UnicodeError) as exc:
+            raise httpcore.ConnectError(f"host not found ({type(exc).__name__})") from exc
+        last: Exception | None = None
+        for address in addresses:
+            try:
+                return super().connect_tcp(
+                    address, port, timeout=timeout, local_address=local_address, socket_options=socket_options
+                )
+            except httpcore.ConnectError as exc:
+                last = exc
+        raise last or httpcore.ConnectError("no address")
+
+
+def _transport(limits: httpx.Limits) -> httpx.HTTPTransport:
+    transport = httpx.HTTPTransport(limits=limits, trust_env=False)
+    # httpx builds its connection pool without a way to pass the network backend; the pool keeps
+    # it in `_network_backend` (httpcore 1.0, pinned through httpx==0.28.1).
+    transport._pool._network_backend = _GuardedBackend()
+    return transport
+
+
+_client: httpx.Client | None = None
+_client_pid: int | None = None
+_client_lock = threading.Lock()
+
+
+def client() -> httpx.Client:
+    """This process's pooled keep-alive client (a new one after a fork: sockets are not shared
+    between processes). Redirects are not followed: a provider answering 3xx is an error."""
+    global _client, _client_pid
+    pid = os.getpid()
+    if _client is None or _client_pid != pid:
+        with _client_lock:
+            if _client is None or _client_pid != pid:
+                limits = httpx.Limits(
+                    max_connections=int(getattr(settings, "PROVIDER_MAX_CONNECTIONS", 10)),
+                    max_keepalive_connections=int(getattr(settings, "PROVIDER_MAX_CONNECTIONS", 10)),
+                    keepalive_expiry=float(getattr(settings, "PROVIDER_KEEPALIVE_SECONDS", 30)),
+                )
+                _client = httpx.Client(
+                    headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
+                    transport=_transport(limits),
+                    follow_redirects=False,
+                    trust_env=False,
+                )
+                _client_pid = pid
+    return _client
+
+
+def close_client() -> None:
+    """Close this process's pool (tests; a worker shutting down)."""
+    global _client
+    with _client_lock:
+        if _client is not None and _client_pid == os.getpid():
+            _client.close()
+        _client = None
+
+
+def _caused_by(exc: BaseException, kind: type) -> bool:
+    seen = exc
+    for _ in range(10):
+        if isinstance(seen, kind):
+            return True
+        seen = seen.__cause__ or seen.__context__
+        if seen is None:
+            return False
+    return False
+
+
 def request(method: str, url: str, *, body: bytes | None = None, headers: dict | None = None, what: str = "provider"):
-    """Perform one HTTP request. Returns HttpResponse for any status; raises only for transport
-    errors (mapped to TemporaryProviderError). The URL never appears in an error text: it may
-    carry a recipient (a query) or a secret (a webhook path)."""
-    all_headers = {"User-Agent": USER_AGENT, "Accept": "application/json"}
+    """Perform one HTTP request on the pooled client. Returns HttpResponse for any status;
+    raises only for transport errors (mapped to TemporaryProviderError). The URL never appears
+    in an error text: it may carry a recipient (a query) or a secret (a webhook path)."""
+    all_headers = {}
     if body is not None:
         all_headers["Content-Type"] = "application/json; charset=utf-8"
     all_headers.update(headers or {})
     if urllib.parse.urlsplit(url).scheme not in ("http", "https"):
         raise PermanentProviderError(f"{what}: only http and https URLs are allowed")
-    req = urllib.request.Request(url, data=body, headers=all_headers, method=method)  # noqa: S310 (scheme checked)
+    limit = timeout()
     try:
-        # The outbound policy (cstrack/outbound.py): checked now, at every send; no redirects.
-        with outbound.urlopen(req, timeout=timeout()) as resp:
-            return HttpResponse(resp.status, resp.read())
+        # The outbound policy (cstrack/outbound.py): the URL's shape now, the addresses at every
+        # connection (_GuardedBackend); redirects are not followed.
+        outbound.check_url(url, resolve=False)
+        resp = client().request(
+            method, url, content=body, headers=all_headers, timeout=httpx.Timeout(limit, pool=limit)
+        )
+        return HttpResponse(resp.status_code, resp.content)
     except outbound.OutboundRefused as exc:
         raise PermanentProviderError(f"{what}: {exc}") from None
-    except urllib.error.HTTPError as exc:
-        try:
-            data = exc.read()
-        except Exception:  # the error body is a courtesy
-            data = b""
-        finally:
-            exc.close()
-        return HttpResponse(exc.code, data)
-    except urllib.error.URLError as exc:
-        reason = exc.reason
-        if isinstance(reason, (TimeoutError, socket.timeout)):
-            raise TemporaryProviderError(f"{what}: timeout", maybe_delivered=True) from None
-        if isinstance(reason, ConnectionRefusedError):
-            raise TemporaryProviderError(f"{what}: connection refused") from None
-        if isinstance(reason, socket.gaierror):
-            raise TemporaryProviderError(f"{what}: host not found") from None
-        raise TemporaryProviderError(
-            f"{what}: connection error ({type(reason).__name__})", maybe_delivered=True
-        ) from None
-    except TimeoutError:
+    except httpx.ConnectTimeout:
+        raise TemporaryProviderError(f"{what}: connection timeout") from None
+    except httpx.PoolTimeout:
+        raise TemporaryProviderError(f"{what}: no free connection") from None
+    except httpx.TimeoutException:  # read or write timeout: the request may have been taken
         raise TemporaryProviderError(f"{what}: timeout", maybe_delivered=True) from None
-    except (ConnectionError, http.client.HTTPException, OSError) as exc:
+    except httpx.ConnectError as exc:  # nothing was sent on this connection
+        if _caused_by(exc, ConnectionRefusedError):
+            raise TemporaryProviderError(f"{what}: connection refused") from None
+        if _caused_by(exc, socket.gaierror):
+            raise TemporaryProviderError(f"{what}: host not found") from None
+        raise TemporaryProviderError(f"{what}: connection error (ConnectError)") from None
+    except httpx.UnsupportedProtocol:
+        raise PermanentProviderError(f"{what}: only http and https URLs are allowed") from None
+    except (httpx.TransportError, OSError) as exc:
         raise TemporaryProviderError(f"{what}: connection error ({type(exc).__name__})", maybe_delivered=True) from None
 
 

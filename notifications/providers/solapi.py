@@ -25,6 +25,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
 import secrets
 import urllib.parse
 from datetime import UTC, datetime, timedelta
@@ -32,7 +33,7 @@ from datetime import UTC, datetime, timedelta
 import phonenumbers
 from django.conf import settings
 
-from .base import PermanentProviderError, Provider, ProviderConfigurationError
+from .base import PermanentProviderError, Provider, ProviderConfigurationError, ProviderError, TemporaryProviderError
 from .gateway import error_code, raise_for_status, request, sender_number
 
 CUSTOM_FIELD = "idempotencyKey"
@@ -49,8 +50,14 @@ def authorization_header(api_key: str, api_secret: str, *, date: str | None = No
     return f"HMAC-SHA256 apiKey={api_key}, date={date}, salt={salt}, signature={signature}"
 
 
+_KR_E164 = re.compile(r"^\+82(1\d{8,9})$")
+
+
 def national_number(e164: str) -> str:
     """+821012345678 -> 01012345678 (Solapi takes Korean numbers in national digits)."""
+    match = _KR_E164.match(e164 or "")
+    if match:  # the form the outbox stores (normalised at enqueue): no parsing needed
+        return "0" + match.group(1)
     try:
         parsed = phonenumbers.parse(e164, "KR")
     except phonenumbers.NumberParseException:
@@ -73,8 +80,7 @@ class SolapiProvider(Provider):
             raise ProviderConfigurationError("SOLAPI_API_KEY and SOLAPI_API_SECRET must be set")
         return base, key, secret
 
-    def send(self, message) -> str:
-        base, key, secret = self._config()
+    def _payload(self, message) -> dict:
         if message.message_type not in ("SMS", "LMS"):
             raise PermanentProviderError(f"solapi: unsupported message type {message.message_type}")
         payload = {
@@ -86,6 +92,11 @@ class SolapiProvider(Provider):
         }
         if message.message_type == "LMS" and message.subject:
             payload["subject"] = message.subject
+        return payload
+
+    def send(self, message) -> str:
+        base, key, secret = self._config()
+        payload = self._payload(message)
         body = json.dumps({"message": payload}, ensure_ascii=False).encode("utf-8")
         headers = {"Authorization": authorization_header(key, secret)}
         resp = request("POST", f"{base}/messages/v4/send", body=body, headers=headers, what="solapi")
@@ -98,6 +109,62 @@ class SolapiProvider(Provider):
             # Registered but refused at once (e.g. an invalid number): retrying will not help.
             raise PermanentProviderError(f"solapi: status {status}")
         return str(data["messageId"])
+
+    def send_many(self, messages, *, deadline=None) -> list:
+        """All `messages` in one request to ``POST /messages/v4/send-many/detail``.
+
+        Solapi answers 200 with ``messageList`` (registered) and ``failedMessageList`` (refused
+        at once, each with its ``statusCode``) even when some messages failed; we match both to
+        our messages by ``customFields.idempotencyKey``. A message in neither list has an
+        unknown outcome: a temporary error that may have been delivered, so it is looked up
+        before any resend.
+        """
+        results: list = [None] * len(messages)
+        try:
+            base, key, secret = self._config()
+            sender_number()
+        except PermanentProviderError as exc:
+            return [exc] * len(messages)
+        payloads, index = [], {}
+        for i, message in enumerate(messages):
+            try:
+                payloads.append(self._payload(message))
+            except Exception as exc:
+                results[i] = exc
+                continue
+            index[message.idempotency_key] = i
+        if not payloads:
+            return results
+        body = json.dumps({"messages": payloads, "showMessageList": True}, ensure_ascii=False).encode("utf-8")
+        headers = {"Authorization": authorization_header(key, secret)}
+        try:
+            resp = request("POST", f"{base}/messages/v4/send-many/detail", body=body, headers=headers, what="solapi")
+            data = resp.json()
+            raise_for_status(resp, "solapi", error_code(data))
+            if not isinstance(data, dict):
+                raise TemporaryProviderError("solapi: unexpected response", maybe_delivered=True)
+        except ProviderError as exc:
+            for i in index.values():
+                results[i] = exc
+            return results
+        for row in data.get("messageList") or []:
+            i = index.get(((row or {}).get("customFields") or {}).get(CUSTOM_FIELD))
+            if i is None or not row.get("messageId"):
+                continue
+            status = str(row.get("statusCode") or "")
+            if status and not status.startswith("2"):
+                results[i] = PermanentProviderError(f"solapi: status {status}")
+            else:
+                results[i] = str(row["messageId"])
+        for row in data.get("failedMessageList") or []:
+            i = index.get(((row or {}).get("customFields") or {}).get(CUSTOM_FIELD))
+            if i is not None:
+                code = str(row.get("statusCode") or "")
+                results[i] = PermanentProviderError(f"solapi: status {code if code.isalnum() else '?'}"[:60])
+        for i in index.values():
+            if results[i] is None:
+                results[i] = TemporaryProviderError("solapi: message missing from the answer", maybe_delivered=True)
+        return results
 
     def lookup(self, idempotency_key, *, message=None):
         base, key, secret = self._config()

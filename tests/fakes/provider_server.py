@@ -17,7 +17,7 @@ In-process (tests)::
         fake.duplicates()             # {key: n} for n > 1
         fake.configure(error_rate=0.2, timeout_rate=0.1, timeout_sleep=2.0, seed=7)
         fake.fail_next(503, "timeout", 400)  # deterministic: the next sends, in order
-        fake.stats()                  # counters: requests, auth_failures, errors, timeouts, ...
+        fake.stats()                  # counters: requests, connections, batches, auth_failures, errors, ...
 
 As a separate process (end-to-end tests with real workers)::
 
@@ -42,6 +42,9 @@ Generic gateway (cstrack's own contract, see docs/delivery.md):
 Solapi:
     POST /messages/v4/send           {"message": {to, from, text, type?, subject?, customFields?}}
                                       -> 200 {groupId, messageId, statusCode "2000", ...}
+    POST /messages/v4/send-many/detail  {"messages": [...], "showMessageList"?} -> 200
+                                      {groupInfo, messageList: [...], failedMessageList: [...]}
+                                      (a refused message is listed as failed, the others go)
     GET  /messages/v4/list           ?to=&from=&startDate=&limit=&startKey= -> {messageList, nextKey}
     Authorization: HMAC-SHA256 apiKey=K, date=<ISO 8601>, salt=<12-64 chars>,
     signature=<hex HMAC-SHA256(secret, date + salt)>; date within 15 min, a signature used once.
@@ -131,9 +134,8 @@ class FakeProviderServer:
         self._scripted: list = []
         self._used_signatures: dict[str, float] = {}
         self._ids = itertools.count(1)
-        self._stats = dict.fromkeys(
-            ("requests", "accepted", "auth_failures", "errors", "timeouts", "rejected", "lookups"), 0
-        )
+        counters = "requests accepted auth_failures errors timeouts rejected lookups batches connections"
+        self._stats = dict.fromkeys(counters.split(), 0)
         self._httpd: _Server | None = None
         self._thread: threading.Thread | None = None
 
@@ -276,6 +278,10 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "FakeProvider/1"
 
+    def setup(self):
+        super().setup()
+        self.fake._bump("connections")  # one per TCP connection: keep-alive clients reuse theirs
+
     # Never log request lines: Solapi look-ups carry the recipient in the query string.
     def log_message(self, fmt, *args):
         if self.fake.verbose:
@@ -311,6 +317,8 @@ class _Handler(BaseHTTPRequestHandler):
             return self._gateway_lookup(unquote(path[len("/gateway/messages/") :]))
         if path == "/messages/v4/send" and method == "POST":
             return self._solapi_send(body)
+        if path == "/messages/v4/send-many/detail" and method == "POST":
+            return self._solapi_send_many(body)
         if path == "/messages/v4/list" and method == "GET":
             return self._solapi_list(query)
         if path.startswith("/hooks/") and method == "POST":
@@ -416,35 +424,27 @@ class _Handler(BaseHTTPRequestHandler):
             return deny("DuplicatedSignature")
         return True
 
-    def _solapi_send(self, body: bytes) -> None:
-        if not self._solapi_authentic():
-            return
-
-        def invalid(reason: str):
-            self.fake._bump("rejected")
-            self._send(400, {"errorCode": "ValidationError", "errorMessage": reason})
-
-        try:
-            message = json.loads(body).get("message")
-        except (json.JSONDecodeError, AttributeError):
-            message = None
+    @staticmethod
+    def _solapi_invalid(message) -> str | None:
+        """Why Solapi would refuse this message at once, or None."""
         if not isinstance(message, dict):
-            return invalid("message is required")
+            return "message is required"
         for name in ("to", "from", "text"):
             if not isinstance(message.get(name), str) or not message[name]:
-                return invalid(f"{name} is required")
+                return f"{name} is required"
         if not message["to"].isdigit() or not message["from"].isdigit():
-            return invalid("to/from must be digits")
+            return "to/from must be digits"
         kind = message.get("type") or ("SMS" if _euc_kr_bytes(message["text"]) <= 90 else "LMS")
         if kind not in ("SMS", "LMS"):
-            return invalid("unsupported type")
+            return "unsupported type"
         if kind == "SMS" and _euc_kr_bytes(message["text"]) > 90:
-            return invalid("SMS text over 90 bytes")
+            return "SMS text over 90 bytes"
         if _euc_kr_bytes(message["text"]) > 2000:
-            return invalid("text over 2000 bytes")
-        if self._injected_or_timeout() == "answered":
-            return
-        stall = self._pending_timeout
+            return "text over 2000 bytes"
+        return None
+
+    def _solapi_record(self, message: dict) -> dict:
+        kind = message.get("type") or ("SMS" if _euc_kr_bytes(message["text"]) <= 90 else "LMS")
         fields = message.get("customFields") or {}
         row = self.fake.record(
             "solapi",
@@ -456,7 +456,7 @@ class _Handler(BaseHTTPRequestHandler):
             text=message["text"],
             custom_fields=fields,
         )
-        payload = {
+        return {
             "groupId": "G4V" + row["provider_ref"][3:],
             "messageId": row["provider_ref"],
             "accountId": "fake-account",
@@ -466,6 +466,70 @@ class _Handler(BaseHTTPRequestHandler):
             "from": message["from"],
             "type": kind,
             "country": "82",
+            "customFields": fields,
+        }
+
+    def _solapi_send(self, body: bytes) -> None:
+        if not self._solapi_authentic():
+            return
+        try:
+            message = json.loads(body).get("message")
+        except (json.JSONDecodeError, AttributeError):
+            message = None
+        reason = self._solapi_invalid(message)
+        if reason:
+            self.fake._bump("rejected")
+            return self._send(400, {"errorCode": "ValidationError", "errorMessage": reason})
+        if self._injected_or_timeout() == "answered":
+            return
+        stall = self._pending_timeout
+        payload = self._solapi_record(message)
+        payload.pop("customFields")
+        if stall:
+            return self._stall(200, payload)
+        self._send(200, payload)
+
+    def _solapi_send_many(self, body: bytes) -> None:
+        """send-many/detail: every valid message is registered, the others come back in
+        failedMessageList (statusCode 1xxx, as Solapi does for a refused message); 200 either
+        way. One injected outcome (error, timeout) applies to the whole request."""
+        if not self._solapi_authentic():
+            return
+        try:
+            messages = json.loads(body).get("messages")
+        except (json.JSONDecodeError, AttributeError):
+            messages = None
+        if not isinstance(messages, list) or not messages or len(messages) > 10_000:
+            self.fake._bump("rejected")
+            return self._send(400, {"errorCode": "ValidationError", "errorMessage": "messages is required"})
+        if self._injected_or_timeout() == "answered":
+            return
+        stall = self._pending_timeout
+        self.fake._bump("batches")
+        accepted, failed = [], []
+        for message in messages:
+            reason = self._solapi_invalid(message)
+            if reason:
+                self.fake._bump("rejected")
+                failed.append(
+                    {
+                        "to": (message or {}).get("to") if isinstance(message, dict) else None,
+                        "customFields": (message or {}).get("customFields") if isinstance(message, dict) else None,
+                        "statusCode": "1062",
+                        "statusMessage": reason,
+                    }
+                )
+            else:
+                accepted.append(self._solapi_record(message))
+        group_id = accepted[0]["groupId"] if accepted else "G4VFAKEEMPTY"
+        payload = {
+            "groupInfo": {
+                "groupId": group_id,
+                "count": {"total": len(messages), "registeredSuccess": len(accepted), "registeredFailed": len(failed)},
+                "status": "SENDING",
+            },
+            "failedMessageList": failed,
+            "messageList": accepted,
         }
         if stall:
             return self._stall(200, payload)
