@@ -245,6 +245,7 @@ SOLAPI_BASE_URL = env.str("SOLAPI_BASE_URL", default="https://api.solapi.com")
 SOLAPI_API_KEY = env.str("SOLAPI_API_KEY", default="")
 SOLAPI_API_SECRET = env.str("SOLAPI_API_SECRET", default="")
 PROVIDER_TIMEOUT = env.float("PROVIDER_TIMEOUT", default=5.0)
+DELIVERY_BATCH_SIZE = env.int("DELIVERY_BATCH_SIZE", default=100)  # messages claimed and sent together
 MESSAGE_MAX_ATTEMPTS = env.int("MESSAGE_MAX_ATTEMPTS", default=6)
 MESSAGE_LEASE_SECONDS = env.int("MESSAGE_LEASE_SECONDS", default=120)
 MESSAGE_RETRY_BASE_SECONDS = env.float("MESSAGE_RETRY_BASE_SECONDS", default=30)
@@ -322,10 +323,15 @@ LOGGING = {
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     # Django's defaults give these their own unscrubbed handlers (and mail to ADMINS); ours
-    # replace them.
+    # replace them. httpx logs every request line at INFO: a provider look-up's query holds the
+    # recipient and a chat webhook's path is its secret; its warnings and errors still show.
     "loggers": {
-        name: {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False}
-        for name in ("django", "django.server", "django.request", "celery", "celery.task", "celery.redirected")
+        **{
+            name: {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False}
+            for name in ("django", "django.server", "django.request", "celery", "celery.task", "celery.redirected")
+        },
+        "httpx": {"level": "WARNING"},
+        "httpcore": {"level": "WARNING"},
     },
 }
 # If set, /metrics requires "Authorization: Bearer <token>".

@@ -226,3 +226,15 @@ def test_a_batch_that_runs_out_of_lease_time_releases_the_rest_unsent(many, gate
         assert (row.state, row.attempts, row.queued_at, row.lease_until) == (State.PENDING, 0, None, None)
     assert fake_provider.stats()["accepted"] == 1
     assert services.outbox_sweep() == 2
+
+
+def test_provider_requests_are_not_logged_with_their_urls(enqueue, solapi_settings, fake_provider, caplog):
+    import logging
+
+    caplog.set_level(logging.DEBUG)
+    message = enqueue(recipient="010-9876-5432")
+    SolapiProvider().lookup(message.idempotency_key, message=message)  # GET ...?to=01098765432
+    services.message_deliver(message.pk)
+    assert fake_provider.stats()["lookups"] == 1
+    text = "\n".join(r.getMessage() for r in caplog.records)
+    assert "01098765432" not in text and "9876" not in text
