@@ -273,10 +273,7 @@ def _lease_token(now: datetime) -> datetime:
 
 
 _CLAIM_SQL = """
-UPDATE {table} AS m
-   SET state = %(sending)s, lease_until = %(lease)s, updated_at = %(now)s,
-       needs_lookup = (m.needs_lookup OR m.state = %(sending)s)
- WHERE m.id IN (
+WITH named AS (
        SELECT id FROM {table}
         WHERE id = ANY(%(ids)s)
           AND ((state IN (%(pending)s, %(retry)s) AND next_attempt_at <= %(now)s
@@ -284,30 +281,42 @@ UPDATE {table} AS m
                OR (state = %(sending)s AND lease_until < %(now)s))
         ORDER BY id
         LIMIT %(limit)s
+          FOR UPDATE SKIP LOCKED),
+     also_due AS (
+       SELECT id FROM {table}
+        WHERE state IN (%(pending)s, %(retry)s) AND next_attempt_at <= %(now)s
+          AND (lease_until IS NULL OR lease_until < %(now)s) AND NOT (id = ANY(%(ids)s))
+        ORDER BY next_attempt_at
+        LIMIT %(also_due)s
           FOR UPDATE SKIP LOCKED)
+UPDATE {table} AS m
+   SET state = %(sending)s, lease_until = %(lease)s, updated_at = %(now)s,
+       needs_lookup = (m.needs_lookup OR m.state = %(sending)s)
+ WHERE m.id IN (SELECT id FROM named UNION ALL SELECT id FROM also_due)
 RETURNING m.*
 """
 
 
-def _claim(message_ids: list[int], now: datetime, lease_until: datetime) -> list[Message]:
+def _claim(message_ids: list[int], now: datetime, lease_until: datetime, also_due: int = 0) -> list[Message]:
     """Take the rows among `message_ids` that are due (pending/retry, due, lease free) or whose
     worker died mid-send (sending, lease expired: flagged `needs_lookup`, so they are looked up
-    before any resend); return the rows this worker won, all under the lease `lease_until`.
+    before any resend), plus up to `also_due` other rows that are due, oldest first; return
+    the rows this worker won, all under the lease `lease_until`.
 
-    PostgreSQL: one `UPDATE ... RETURNING` over a `FOR UPDATE SKIP LOCKED` sub-select, so
+    PostgreSQL: one `UPDATE ... RETURNING` over `SELECT ... FOR UPDATE SKIP LOCKED`, so
     concurrent workers split the rows and never share one, and the claimed rows come back
-    from the same statement. Elsewhere (SQLite, the embedded
-    default, which serialises writers): select the candidates, update them conditionally, then
-    read back which rows carry this claim's lease.
+    from the same statement. Elsewhere (SQLite, the embedded default, which serialises
+    writers): select the candidates, update them conditionally, then read back which rows carry
+    this claim's lease.
     """
-    if not message_ids:
+    if not message_ids and not also_due:
         return []
     if connection.vendor == "postgresql":
         claimed = Message.objects.raw(
             _CLAIM_SQL.format(table=connection.ops.quote_name(Message._meta.db_table)),
             {
-                "sending": State.SENDING, "pending": State.PENDING, "retry": State.RETRY,
-                "lease": lease_until, "now": now, "ids": list(message_ids), "limit": len(message_ids),
+                "sending": State.SENDING, "pending": State.PENDING, "retry": State.RETRY, "lease": lease_until,
+                "now": now, "ids": list(message_ids), "limit": len(message_ids), "also_due": also_due,
             },
         )  # fmt: skip
         return sorted(claimed, key=lambda m: m.pk)
@@ -316,8 +325,10 @@ def _claim(message_ids: list[int], now: datetime, lease_until: datetime) -> list
     )
     stale = Q(state=State.SENDING, lease_until__lt=now)
     with transaction.atomic():
-        rows = Message.objects.filter(pk__in=message_ids)
-        candidates = list(rows.filter(waiting | stale).values_list("pk", flat=True))
+        candidates = list(Message.objects.filter(waiting | stale, pk__in=message_ids).values_list("pk", flat=True))
+        if also_due:
+            more = Message.objects.filter(waiting).exclude(pk__in=message_ids).order_by("next_attempt_at")
+            candidates += list(more.values_list("pk", flat=True)[:also_due])
         if not candidates:
             return []
         rows = Message.objects.filter(pk__in=candidates)
@@ -412,15 +423,23 @@ def _record_failure(
     return "retry"
 
 
-def message_deliver(message_id: int) -> str:
+def message_deliver(message_id: int, *, with_due: bool = False) -> str:
     """One delivery attempt for `message_id`; safe to call any number of times, concurrently.
+
+    `with_due` (what the deliver task does for a single id): the same claim also takes up to
+    `DELIVERY_BATCH_SIZE` − 1 other messages that are due, oldest first, and sends them in the
+    same batch; their own tasks then find them taken and do nothing. So a backlog published one
+    id at a time still goes out in batches.
 
     Returns what happened: "sent", "recovered" (the provider already had it: marked sent, not
     resent), "deferred" (quiet hours), "retry", "dead", "released" (its batch ran out of time
     before its turn: due again, no attempt counted), or "skipped" (not due, already sent, or
     another worker holds it).
     """
-    return messages_deliver([message_id]).get(int(message_id), "skipped")
+    message_id = int(message_id)
+    if with_due:
+        return _deliver_batch([message_id], also_due=_batch_size() - 1).get(message_id, "skipped")
+    return messages_deliver([message_id]).get(message_id, "skipped")
 
 
 def messages_deliver(message_ids) -> dict[int, str]:
@@ -445,11 +464,11 @@ def _send_deadline() -> float:
     return time.monotonic() + _lease().total_seconds() - 2 * limit - 1
 
 
-def _deliver_batch(message_ids: list[int]) -> dict[int, str]:
+def _deliver_batch(message_ids: list[int], also_due: int = 0) -> dict[int, str]:
     deadline = _send_deadline()
     now = calendar.now()
     lease_until = _lease_token(now)
-    messages = _claim(message_ids, now, lease_until)
+    messages = _claim(message_ids, now, lease_until, also_due)
     if not messages:
         return {}
     results: dict[int, str] = {}

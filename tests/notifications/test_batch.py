@@ -176,9 +176,26 @@ class TestPublish:
     def test_the_task_takes_one_id_or_a_list(self, many):
         from notifications.tasks import deliver_message
 
-        one, *rest = many(3)
-        assert deliver_message.run(one.pk) == "sent"
-        assert deliver_message.run([m.pk for m in rest] + [one.pk]) == {"sent": 2, "skipped": 1}
+        batch = many(3)
+        assert deliver_message.run([m.pk for m in batch[1:]]) == {"sent": 2}
+        assert deliver_message.run([m.pk for m in batch]) == {"sent": 1, "skipped": 2}
+
+    def test_a_single_id_task_takes_other_due_messages_along(self, many, solapi_settings, fake_provider, settings):
+        from notifications.tasks import deliver_message
+
+        settings.DELIVERY_BATCH_SIZE = 4
+        first, *others = many(6)
+        later = others.pop()
+        Message.objects.filter(pk=later.pk).update(next_attempt_at=kst(2099, 1, 1, 12))
+        assert deliver_message.run(first.pk) == "sent"
+        assert fake_provider.stats()["batches"] == 1
+        # the named message and the three oldest due ones: four in one request
+        assert states(others[:3]) == [State.SENT] * 3 and states([others[3]]) == [State.PENDING]
+        # Its own task finds it sent, and takes along what is still due.
+        assert deliver_message.run(others[0].pk) == "skipped"
+        assert states([others[3]]) == [State.SENT]
+        assert states([later]) == [State.PENDING]  # not due: never taken along
+        assert fake_provider.duplicates() == {}
 
 
 @pytest.mark.django_db(transaction=True)

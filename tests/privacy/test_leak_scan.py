@@ -366,7 +366,10 @@ def test_no_customer_phone_or_email_outside_encrypted_columns(
     # Days later: every follow-up due is dispatched and every queued message delivered.
     def deliver_everything():
         for _round in range(5):
-            queued = [args[0] for name, args, _kw, _opt in broker if name == "notifications.deliver_message"]
+            queued = []
+            for name, args, _kw, _opt in broker:
+                if name == "notifications.deliver_message":  # one id, or a batch of ids
+                    queued.extend(args[0] if isinstance(args[0], list) else [args[0]])
             pending = [pk for pk in queued if pk not in delivered]
             if not pending:
                 return
