@@ -244,6 +244,10 @@ HTTP_GATEWAY_SECRET = env.str("HTTP_GATEWAY_SECRET", default="")
 SOLAPI_BASE_URL = env.str("SOLAPI_BASE_URL", default="https://api.solapi.com")
 SOLAPI_API_KEY = env.str("SOLAPI_API_KEY", default="")
 SOLAPI_API_SECRET = env.str("SOLAPI_API_SECRET", default="")
+# Delivery reports: the shared secret that signs Solapi report webhooks (comma-separated during
+# a rotation); empty disables /hooks/solapi/reports/.
+SOLAPI_WEBHOOK_SECRET = env.str("SOLAPI_WEBHOOK_SECRET", default="")
+REPORT_MAX_AGE_SECONDS = env.int("REPORT_MAX_AGE_SECONDS", default=300)
 PROVIDER_TIMEOUT = env.float("PROVIDER_TIMEOUT", default=5.0)
 DELIVERY_BATCH_SIZE = env.int("DELIVERY_BATCH_SIZE", default=100)  # messages claimed and sent together
 MESSAGE_MAX_ATTEMPTS = env.int("MESSAGE_MAX_ATTEMPTS", default=6)

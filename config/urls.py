@@ -6,6 +6,7 @@ from cstrack.observability import metrics_view
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("metrics", metrics_view, name="metrics"),
+    path("", include("notifications.urls")),  # provider report webhooks
     path("", include("tickets.api.urls")),  # /api/v1/..., /api/schema/, /api/docs/
     path("", include("tickets.console.urls")),  # the Korean web console
 ]

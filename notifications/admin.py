@@ -22,6 +22,9 @@ class MessageTemplateAdmin(admin.ModelAdmin):
         "active",
         "subject",
         "body",
+        "alimtalk_template_id",
+        "alimtalk_pf_id",
+        "fallback_body",
         "placeholders",
         "body_size",
         "created_at",
@@ -36,6 +39,9 @@ class MessageTemplateAdmin(admin.ModelAdmin):
     def body_size(self, obj):
         if obj is None or not obj.body:
             return "-"
+        if obj.channel == "sms" and obj.uses_alimtalk:
+            fallback = obj.fallback_body or ""
+            return f"AlimTalk {len(obj.body)} chars; fallback {euc_kr_length(fallback)} bytes ({sms_type(fallback)})"
         if obj.channel == "sms":
             return f"{euc_kr_length(obj.body)} bytes ({sms_type(obj.body)})"
         return f"{len(obj.body)} chars"
@@ -51,6 +57,7 @@ class MessageAdmin(admin.ModelAdmin):
         "message_type",
         "recipient_masked",
         "state",
+        "sent_as",
         "attempts",
         "next_attempt_at",
         "sent_at",

@@ -26,6 +26,7 @@ class Channel(models.TextChoices):
 class MessageType(models.TextChoices):
     SMS = "SMS", _("단문(SMS)")
     LMS = "LMS", _("장문(LMS)")
+    ALIMTALK = "ATA", _("카카오 알림톡")
     EMAIL = "EMAIL", _("이메일")
     CHAT = "CHAT", _("메신저")
     WEBHOOK = "WEBHOOK", _("웹훅")
@@ -45,6 +46,22 @@ class MessageTemplate(TimeStampedModel):
         ),
     )
     active = models.BooleanField(_("사용"), default=True)
+    # Kakao AlimTalk (문자 채널 템플릿만): the body is then the approved AlimTalk text, and
+    # `fallback_body` the SMS/LMS sent when AlimTalk cannot reach the customer.
+    alimtalk_template_id = models.CharField(
+        _("알림톡 템플릿 ID"),
+        max_length=100,
+        blank=True,
+        help_text=_("카카오 검수를 통과한 알림톡 템플릿의 ID. 비워 두면 문자로만 보냅니다."),
+    )
+    alimtalk_pf_id = models.CharField(
+        _("카카오 채널 ID(pfId)"), max_length=100, blank=True, help_text=_("알림톡을 보내는 카카오 비즈니스 채널.")
+    )
+    fallback_body = models.TextField(
+        _("대체 문자 본문"),
+        blank=True,
+        help_text=_("알림톡을 받을 수 없을 때 대신 보내는 문자(SMS/LMS) 본문. 알림톡 템플릿에는 꼭 필요합니다."),
+    )
 
     class Meta:
         ordering = ["code"]
@@ -54,10 +71,20 @@ class MessageTemplate(TimeStampedModel):
     def __str__(self):
         return f"{self.code} ({self.get_channel_display()})"
 
+    @property
+    def uses_alimtalk(self) -> bool:
+        return bool(self.alimtalk_template_id)
+
     def clean(self):
         super().clean()
         try:
-            template_validate(self.body, self.channel, self.subject)
+            template_validate(
+                self.body,
+                self.channel,
+                self.subject,
+                alimtalk=(self.alimtalk_template_id, self.alimtalk_pf_id),
+                fallback_body=self.fallback_body,
+            )
         except DomainValidationError as exc:
             raise ValidationError(exc.field_errors or exc.detail) from None
 
@@ -72,7 +99,10 @@ class Message(TimeStampedModel):
     class State(models.TextChoices):
         PENDING = "pending", _("발송 대기")
         SENDING = "sending", _("발송 중")
-        SENT = "sent", _("발송 완료")
+        # "sent" is the provider's acceptance, not the customer's phone: its report moves the
+        # row on to "delivered", or back to a retry by fallback, or to the dead letters.
+        SENT = "sent", _("발송사 접수")
+        DELIVERED = "delivered", _("수신 확인")
         RETRY = "retry", _("재시도 대기")
         DEAD = "dead", _("발송 실패(보류)")
         CANCELLED = "cancelled", _("발송 취소")
@@ -118,6 +148,23 @@ class Message(TimeStampedModel):
     provider_ref = models.CharField(_("발송사 참조 번호"), max_length=200, blank=True)
     last_error = models.CharField(_("마지막 오류"), max_length=300, blank=True)
     sent_at = models.DateTimeField(_("발송 시각"), null=True, blank=True)
+    # AlimTalk with an SMS/LMS fallback (copied from the template at enqueue).
+    alimtalk_template_id = models.CharField(_("알림톡 템플릿 ID"), max_length=100, blank=True)
+    alimtalk_pf_id = models.CharField(_("카카오 채널 ID(pfId)"), max_length=100, blank=True)
+    alimtalk_variables = models.JSONField(_("알림톡 변수"), default=dict, blank=True)
+    fallback_body = models.TextField(_("대체 문자 본문"), blank=True)
+    fallback_type = models.CharField(_("대체 문자 종류"), max_length=10, choices=MessageType.choices, blank=True)
+    on_fallback = models.BooleanField(
+        _("대체 문자로 전환"),
+        default=False,
+        help_text=_("알림톡이 실패해 다음 시도부터 대체 문자(SMS/LMS)로 보냅니다."),
+    )
+    sent_as = models.CharField(
+        _("실제 발송 경로"), max_length=10, choices=MessageType.choices, blank=True
+    )  # what the provider accepted: ATA, or SMS/LMS (a plain SMS, or an AlimTalk's fallback)
+    report_code = models.CharField(_("발송사 결과 코드"), max_length=20, blank=True)
+    reported_at = models.DateTimeField(_("결과 수신 시각"), null=True, blank=True)
+    delivered_at = models.DateTimeField(_("수신 확인 시각"), null=True, blank=True)
 
     class Meta:
         ordering = ["-id"]
@@ -136,7 +183,26 @@ class Message(TimeStampedModel):
                 condition=Q(state="sending"),
                 name="notif_msg_sending_idx",
             ),
+            # Provider reports name the provider's reference of an accepted message.
+            models.Index(
+                fields=["provider_ref"],
+                condition=Q(state="sent"),
+                name="notif_msg_accepted_ref_idx",
+            ),
         ]
+
+    # accepted / delivered / failed, as the API and console show them.
+    DELIVERY_STATUS = {"sent": "accepted", "delivered": "delivered", "dead": "failed"}
+    DELIVERY_STATUS_LABELS = {"accepted": _("발송사 접수"), "delivered": _("수신 확인"), "failed": _("발송 실패")}
+
+    @property
+    def delivery_status(self) -> str | None:
+        return self.DELIVERY_STATUS.get(self.state)
+
+    @property
+    def delivery_status_label(self) -> str:
+        status = self.delivery_status
+        return str(self.DELIVERY_STATUS_LABELS[status]) if status else self.get_state_display()
 
     def __str__(self):
         return f"#{self.pk} {self.get_channel_display()} → {self.recipient_masked} ({self.get_state_display()})"

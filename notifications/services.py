@@ -13,6 +13,7 @@ lease expired (lost publish, retry due, worker killed).
 
 from __future__ import annotations
 
+import copy
 import logging
 import random
 import time
@@ -40,7 +41,15 @@ from .providers import (
     TemporaryProviderError,
     get_provider,
 )
-from .templating import PLACEHOLDERS, check_sms_subject, check_sms_text, render, sms_type, template_validate
+from .templating import (
+    PLACEHOLDERS,
+    check_sms_subject,
+    check_sms_text,
+    placeholders_in,
+    render,
+    sms_type,
+    template_validate,
+)
 
 DELIVER_TASK = "notifications.deliver_message"
 
@@ -70,6 +79,7 @@ __all__ = [
     "message_deliver",
     "message_enqueue",
     "message_retry_dead",
+    "messages_apply_reports",
     "messages_deliver",
     "outbox_sweep",
     "retry_delay",
@@ -145,6 +155,22 @@ def _template(template, channel: str) -> MessageTemplate | None:
     return found
 
 
+def _alimtalk_fields(found: MessageTemplate, context: dict | None) -> dict:
+    """The AlimTalk part of a message from an AlimTalk template: ids, the values of the
+    template's placeholders as Kakao variables (`#{name}`), and the rendered SMS/LMS fallback."""
+    fallback = render(found.fallback_body, context, channel=Channel.SMS, field="fallback_body")
+    check_sms_text(fallback, "fallback_body")
+    names = dict.fromkeys(placeholders_in(found.body) + placeholders_in(found.subject or "", "subject"))
+    variables = {f"#{{{name}}}": "" if (context or {}).get(name) is None else str(context[name]) for name in names}
+    return {
+        "alimtalk_template_id": found.alimtalk_template_id.strip(),
+        "alimtalk_pf_id": found.alimtalk_pf_id.strip(),
+        "alimtalk_variables": variables,
+        "fallback_body": fallback,
+        "fallback_type": sms_type(fallback),
+    }
+
+
 def _check_key(key: str) -> str:
     key = (key or "").strip()
     if not key:
@@ -191,17 +217,25 @@ def message_enqueue(
         return existing
 
     found = _template(template, channel)
+    alimtalk: dict = {}
     if found is not None:
         if subject or body:
             raise DomainValidationError({"body": ["템플릿을 쓸 때는 제목과 본문을 따로 넘기지 않습니다."]})
         subject = render(found.subject, context, channel=channel, field="subject")
-        body = render(found.body, context, channel=channel, field="body")
+        if found.uses_alimtalk:
+            alimtalk = _alimtalk_fields(found, context)
+            body = render(found.body, context, channel="alimtalk", field="body")
+        else:
+            body = render(found.body, context, channel=channel, field="body")
     subject = (subject or "").strip()
     if not (body or "").strip():
         raise DomainValidationError({"body": ["보낼 내용이 없습니다."]})
     value, masked = _recipient(channel, recipient)
 
-    if channel == Channel.SMS:
+    if alimtalk:
+        check_sms_subject(subject)
+        message_type = MessageType.ALIMTALK
+    elif channel == Channel.SMS:
         check_sms_text(body, "body")
         check_sms_subject(subject)
         message_type = sms_type(body)
@@ -234,6 +268,7 @@ def message_enqueue(
                     not_before=not_before,
                     next_attempt_at=due,
                     queued_at=now if due <= now else None,
+                    **alimtalk,
                 )
         except IntegrityError:
             # Another transaction wrote the same key first (and has committed).
@@ -507,6 +542,7 @@ def _deliver_batch(message_ids: list[int], also_due: int = 0) -> dict[int, str]:
             if message.needs_lookup and time.monotonic() > deadline:
                 results[message.pk] = _release(message, lease_until)
                 continue
+            message = _route(message, provider)
             outcome, needs_lookup = _before_send(message, provider, now, lease_until)
             if outcome:
                 results[message.pk] = outcome
@@ -520,9 +556,11 @@ def _deliver_batch(message_ids: list[int], also_due: int = 0) -> dict[int, str]:
 _SENT_SQL = """
 UPDATE {table} AS m
    SET state = %(sent)s, attempts = m.attempts + 1, provider = %(provider)s, provider_ref = v.ref,
+       sent_as = v.sent_as, report_code = '', reported_at = NULL,
        sent_at = %(at)s, next_attempt_at = NULL, lease_until = NULL, needs_lookup = FALSE,
        last_error = '', updated_at = %(at)s
-  FROM (SELECT UNNEST(%(ids)s::bigint[]) AS id, UNNEST(%(refs)s::text[]) AS ref) AS v
+  FROM (SELECT UNNEST(%(ids)s::bigint[]) AS id, UNNEST(%(refs)s::text[]) AS ref,
+               UNNEST(%(types)s::text[]) AS sent_as) AS v
  WHERE m.id = v.id AND m.state = %(sending)s AND m.lease_until = %(lease)s
 """
 
@@ -537,6 +575,7 @@ def _record_sent(sent: list[tuple[Message, str]], provider_name: str, lease_unti
                 {
                     "sent": State.SENT, "sending": State.SENDING, "provider": provider_name, "at": sent_at,
                     "lease": lease_until, "ids": [m.pk for m, _ in sent], "refs": [ref for _, ref in sent],
+                    "types": [m.message_type for m, _ in sent],
                 },
             )  # fmt: skip
             return cursor.rowcount
@@ -545,6 +584,9 @@ def _record_sent(sent: list[tuple[Message, str]], provider_name: str, lease_unti
         attempts=F("attempts") + 1,
         provider=provider_name,
         provider_ref=Case(*(When(pk=m.pk, then=Value(ref)) for m, ref in sent), output_field=CharField()),
+        sent_as=Case(*(When(pk=m.pk, then=Value(m.message_type)) for m, _ in sent), output_field=CharField()),
+        report_code="",
+        reported_at=None,
         sent_at=sent_at,
         next_attempt_at=None,
         lease_until=None,
@@ -562,6 +604,38 @@ def _release(message: Message, lease_until: datetime) -> str:
         state=_waiting_state(message), next_attempt_at=now, lease_until=None, queued_at=None, updated_at=now
     )
     return "released"
+
+
+def _route(message: Message, provider) -> Message:
+    """What goes to the provider for this row: the message itself, or, for an AlimTalk whose
+    fallback is active (or a provider without AlimTalk), a copy carrying its SMS/LMS fallback
+    text and type, marked as the "fallback" route (the look-up tells the two apart)."""
+    if message.message_type != MessageType.ALIMTALK or (provider.supports_alimtalk and not message.on_fallback):
+        return message
+    fallback = copy.copy(message)
+    fallback.body, fallback.message_type = message.fallback_body, message.fallback_type
+    fallback.delivery_route = "fallback"
+    return fallback
+
+
+def _can_fall_back(message: Message) -> bool:
+    return message.message_type == MessageType.ALIMTALK and bool(message.fallback_body)
+
+
+def _fall_back(rows, message: Message, reason: str, *, count_attempt: bool = True) -> str:
+    """The AlimTalk failed for good: the row is due again at once as its SMS/LMS fallback
+    (`on_fallback`), and a delivery is published. A refusal at send counts as an attempt; a
+    failure reported later does not count again (its send was counted when accepted)."""
+    now = calendar.now()
+    updated = rows.update(
+        state=State.RETRY, on_fallback=True, attempts=F("attempts") + (1 if count_attempt else 0),
+        next_attempt_at=now, lease_until=None,
+        needs_lookup=False, queued_at=now, last_error=f"{reason} → 대체 문자로 발송"[:LAST_ERROR_MAX], updated_at=now,
+    )  # fmt: skip
+    if updated:
+        delivery_publish_on_commit([message.pk])
+        logger.info("message %s: AlimTalk failed, its SMS/LMS fallback goes next", message.pk)
+    return "fallback" if updated else "skipped"
 
 
 def _before_send(message: Message, provider, now: datetime, lease_until: datetime) -> tuple[str | None, bool]:
@@ -590,6 +664,7 @@ def _before_send(message: Message, provider, now: datetime, lease_until: datetim
                 state=State.SENT,
                 provider=provider.name,
                 provider_ref=str(ref)[:200],
+                sent_as=message.message_type,
                 sent_at=now,
                 next_attempt_at=None,
                 lease_until=None,
@@ -640,6 +715,8 @@ def _send_and_record(
                 owned, message, outcome, provider.name, permanent=False,
                 needs_lookup=needs_lookup or outcome.maybe_delivered, lookup_possible=provider.supports_lookup,
             )  # fmt: skip
+        elif isinstance(outcome, PermanentProviderError) and _can_fall_back(message):
+            results[message.pk] = _fall_back(owned, message, f"알림톡 발송 거절({_error_text(outcome)})")
         elif isinstance(outcome, PermanentProviderError):
             results[message.pk] = _record_failure(
                 owned, message, outcome, provider.name, permanent=True, needs_lookup=needs_lookup
@@ -672,6 +749,54 @@ def _send_and_record(
             logger.debug("message %s sent via %s (%s)", message.pk, provider.name, ref)
         logger.info("%s message(s) sent via %s", len(sent), provider.name)
     return results
+
+
+# --- provider reports ----------------------------------------------------------------------------
+
+
+def messages_apply_reports(provider_name: str, reports) -> dict[str, int]:
+    """Apply a provider's delivery reports (`DeliveryReport`: its reference, outcome, code).
+
+    Only an accepted row (`sent`, same provider, same reference) moves: "delivered" → delivered;
+    "failed" → for an AlimTalk with a fallback, due again at once as its SMS/LMS; otherwise
+    dead-lettered with the code. "pending" (not final) changes nothing. Idempotent: a report
+    applied twice, or one for a reference that has since been replaced by the fallback's, finds
+    no accepted row and is counted as "ignored". Returns counts per outcome.
+    """
+    counts = dict.fromkeys(("delivered", "fallback", "failed", "pending", "ignored"), 0)
+    final = {}
+    for report in reports:
+        if report.outcome == "pending":
+            counts["pending"] += 1
+        else:
+            final[report.provider_ref] = report
+    if not final:
+        return counts
+    now = calendar.now()
+    rows = Message.objects.filter(state=State.SENT, provider=provider_name, provider_ref__in=list(final))
+    for message in rows.only("pk", "provider_ref", "message_type", "fallback_body", "sent_as", "attempts"):
+        report = final.pop(message.provider_ref)
+        accepted = Message.objects.filter(pk=message.pk, state=State.SENT, provider_ref=message.provider_ref)
+        if report.outcome == "delivered":
+            accepted.update(
+                state=State.DELIVERED, delivered_at=now, report_code=report.code, reported_at=now, updated_at=now
+            )
+            counts["delivered"] += 1
+        elif message.sent_as == MessageType.ALIMTALK and _can_fall_back(message):
+            accepted.update(report_code=report.code, reported_at=now)
+            _fall_back(accepted, message, f"알림톡 수신 실패(결과 코드 {report.code})", count_attempt=False)
+            counts["fallback"] += 1
+        else:
+            accepted.update(
+                state=State.DEAD, report_code=report.code, reported_at=now, next_attempt_at=None,
+                last_error=f"수신 실패(결과 코드 {report.code})", updated_at=now,
+            )  # fmt: skip
+            logger.error("message %s: provider reported it undelivered (%s)", message.pk, report.code)
+            counts["failed"] += 1
+    counts["ignored"] += len(final)
+    if any(counts.values()):
+        logger.info("%s reports applied: %s", provider_name, counts)
+    return counts
 
 
 # --- supervisor and sweep ----------------------------------------------------------------------

@@ -144,19 +144,41 @@ def check_sms_text(text: str, field: str = "body") -> None:
         )
 
 
-def template_validate(body: str, channel: str, subject: str = "") -> None:
+ALIMTALK_MAX_CHARS = 1000  # Kakao's limit for an AlimTalk text
+
+
+def template_validate(
+    body: str, channel: str, subject: str = "", *, alimtalk: tuple[str, str] = ("", ""), fallback_body: str = ""
+) -> None:
     """Validate a template's text for its channel; raises DomainValidationError naming the problem.
 
     The size check applies to the template text (placeholders as written); the rendered text is
-    checked again at enqueue time.
+    checked again at enqueue time. `alimtalk` is (template id, pfId): with a template id, the
+    body is an AlimTalk text (any characters, at most 1,000) and `fallback_body`, the SMS/LMS
+    sent when AlimTalk fails, is required and checked as SMS text.
     """
     body = body or ""
     subject = subject or ""
+    template_id, pf_id = (value.strip() for value in alimtalk)
     if not body.strip():
         raise DomainValidationError({"body": ["본문을 입력해 주세요."]})
     _check_placeholders(body, "body")
     _check_placeholders(subject, "subject")
-    if channel == "sms":
+    if template_id or pf_id or (fallback_body or "").strip():
+        if channel != "sms":
+            raise DomainValidationError({"alimtalk_template_id": ["알림톡은 문자 채널 템플릿에만 쓸 수 있습니다."]})
+        if not template_id or not pf_id:
+            raise DomainValidationError(
+                {"alimtalk_template_id": ["알림톡에는 템플릿 ID와 카카오 채널 ID(pfId)가 모두 필요합니다."]}
+            )
+        if len(body) > ALIMTALK_MAX_CHARS:
+            raise DomainValidationError({"body": [f"알림톡 본문은 {ALIMTALK_MAX_CHARS:,}자까지입니다."]})
+        if not (fallback_body or "").strip():
+            raise DomainValidationError({"fallback_body": ["알림톡이 실패할 때 보낼 대체 문자 본문을 입력해 주세요."]})
+        _check_placeholders(fallback_body, "fallback_body")
+        check_sms_text(fallback_body, "fallback_body")
+        check_sms_subject(subject)
+    elif channel == "sms":
         check_sms_text(body, "body")
         check_sms_subject(subject)
 

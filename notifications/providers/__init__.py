@@ -12,6 +12,7 @@ from __future__ import annotations
 from django.conf import settings
 
 from .base import (
+    DeliveryReport,
     NotAttempted,
     PermanentProviderError,
     Provider,
@@ -30,6 +31,7 @@ from .webhook import SignedWebhookProvider
 
 __all__ = [
     "PROVIDERS",
+    "DeliveryReport",
     "NotAttempted",
     "PermanentProviderError",
     "Provider",

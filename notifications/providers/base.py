@@ -10,6 +10,7 @@ in logs and in the admin.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from cstrack.logging import scrub
@@ -53,12 +54,24 @@ class ProviderConfigurationError(PermanentProviderError):
     """A setting the provider needs is missing (e.g. SMS_SENDER_NUMBER)."""
 
 
+@dataclass(frozen=True)
+class DeliveryReport:
+    """The provider's later word on a message it accepted: `outcome` is "delivered", "failed"
+    or "pending" (not final yet); `code` is its machine status code (no free text)."""
+
+    provider_ref: str
+    outcome: str
+    code: str = ""
+
+
 class Provider:
     """Send a message; look it up by idempotency key. Subclasses set `name`."""
 
     name = "base"
     #: True if lookup() can answer; False means a crash mid-send may lead to a second send.
     supports_lookup = False
+    #: True if it sends Kakao AlimTalk; otherwise an AlimTalk message goes as its SMS/LMS fallback.
+    supports_alimtalk = False
 
     def send(self, message: Message) -> str:
         """Deliver `message`; return the provider's reference. Raise a ProviderError on failure."""

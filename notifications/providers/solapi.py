@@ -33,7 +33,14 @@ from datetime import UTC, datetime, timedelta
 import phonenumbers
 from django.conf import settings
 
-from .base import PermanentProviderError, Provider, ProviderConfigurationError, ProviderError, TemporaryProviderError
+from .base import (
+    DeliveryReport,
+    PermanentProviderError,
+    Provider,
+    ProviderConfigurationError,
+    ProviderError,
+    TemporaryProviderError,
+)
 from .gateway import error_code, raise_for_status, request, sender_number
 
 CUSTOM_FIELD = "idempotencyKey"
@@ -68,9 +75,54 @@ def national_number(e164: str) -> str:
     return "".join(ch for ch in national if ch.isdigit())
 
 
+# Solapi status codes: 2000 registered, 3000 handed to the carrier / Kakao (both not final),
+# 4000 received by the phone; anything else is a failure (e.g. 3104: no KakaoTalk account).
+PENDING_CODES = {"2000", "3000"}
+DELIVERED_CODE = "4000"
+ROUTE_FIELD = "route"
+
+
+def report_outcome(code: str) -> str:
+    code = str(code or "")
+    if code == DELIVERED_CODE:
+        return "delivered"
+    if code in PENDING_CODES or not code:
+        return "pending"
+    return "failed"
+
+
+def parse_reports(data) -> list[DeliveryReport]:
+    """Reports from a Solapi report body: a list of message objects, or {"messageList": ...}
+    (a dict keyed by id or a list), each with ``messageId`` and ``statusCode``."""
+    if isinstance(data, dict):
+        data = data.get("messageList") if "messageList" in data else [data]
+    if isinstance(data, dict):
+        data = list(data.values())
+    if not isinstance(data, list):
+        return []
+    reports = []
+    for row in data:
+        if not isinstance(row, dict) or not row.get("messageId"):
+            continue
+        code = str(row.get("statusCode") or "")
+        code = code if code.isalnum() and len(code) <= 20 else "?"
+        reports.append(DeliveryReport(str(row["messageId"])[:200], report_outcome(code), code))
+    return reports
+
+
+def route_of(message) -> str:
+    """Which route of a message this send is, in customFields: "ata" (the AlimTalk), "fallback"
+    (its SMS/LMS), or "" (a plain SMS). A look-up matches the route too, so a failed AlimTalk is
+    never taken for its fallback."""
+    if message.message_type == "ATA":
+        return "ata"
+    return getattr(message, "delivery_route", "") or ""
+
+
 class SolapiProvider(Provider):
     name = "solapi"
     supports_lookup = True
+    supports_alimtalk = True
 
     def _config(self) -> tuple[str, str, str]:
         base = (getattr(settings, "SOLAPI_BASE_URL", "") or "https://api.solapi.com").rstrip("/")
@@ -81,16 +133,30 @@ class SolapiProvider(Provider):
         return base, key, secret
 
     def _payload(self, message) -> dict:
-        if message.message_type not in ("SMS", "LMS"):
+        if message.message_type not in ("SMS", "LMS", "ATA"):
             raise PermanentProviderError(f"solapi: unsupported message type {message.message_type}")
+        fields = {CUSTOM_FIELD: message.idempotency_key}
+        route = route_of(message)
+        if route:
+            fields[ROUTE_FIELD] = route
         payload = {
             "to": national_number(message.recipient),
             "from": sender_number(),
             "text": message.body,
             "type": message.message_type,
-            "customFields": {CUSTOM_FIELD: message.idempotency_key},
+            "customFields": fields,
         }
-        if message.message_type == "LMS" and message.subject:
+        if message.message_type == "ATA":
+            # Our own fallback (disableSms): when AlimTalk fails, its report brings the message
+            # back and it goes again as its SMS/LMS, under its own route in customFields, so
+            # the row records which channel reached the customer.
+            payload["kakaoOptions"] = {
+                "pfId": message.alimtalk_pf_id,
+                "templateId": message.alimtalk_template_id,
+                "variables": dict(message.alimtalk_variables or {}),
+                "disableSms": True,
+            }
+        elif message.message_type == "LMS" and message.subject:
             payload["subject"] = message.subject
         return payload
 
@@ -186,9 +252,10 @@ class SolapiProvider(Provider):
             raise_for_status(resp, "solapi lookup", error_code(data))
             listing = (data or {}).get("messageList") or {}
             rows = listing.values() if isinstance(listing, dict) else listing
+            route = route_of(message) if message is not None else ""
             for row in rows:
                 fields = row.get("customFields") or {}
-                if fields.get(CUSTOM_FIELD) == idempotency_key:
+                if fields.get(CUSTOM_FIELD) == idempotency_key and (fields.get(ROUTE_FIELD) or "") == route:
                     return str(row.get("messageId") or row.get("_id"))
             start_key = (data or {}).get("nextKey")
             if not start_key or not rows:

@@ -80,12 +80,18 @@ def test_completion_of_a_call_back(api, make_ticket):
     assert_problem(api.post(f"/api/v1/followups/{sms.pk}/completion/", {}, format="json"), 409)
 
 
-def test_messages_are_masked_and_linked_to_tickets(api, make_ticket):
+def ticket_with_its_d3_sms(api, make_ticket):
+    """A penalty ticket with an outcome whose D+3 customer SMS has been dispatched."""
     with time_machine.travel(dt.datetime(2026, 11, 20, 14, 0, tzinfo=KST), tick=False):
         ticket = make_ticket(customer_phone="010-5555-6666", consent_basis="newly_collected")
         api.post(f"/api/v1/tickets/{ticket.reference}/outcome/", {"outcome": "warning"}, format="json")
     with time_machine.travel(dt.datetime(2026, 11, 23, 10, 1, tzinfo=KST), tick=False):
         dispatcher.dispatch_due()
+    return ticket
+
+
+def test_messages_are_masked_and_linked_to_tickets(api, make_ticket):
+    ticket = ticket_with_its_d3_sms(api, make_ticket)
     response = api.get(f"/api/v1/messages/?ticket={ticket.reference}")
     messages = response.json()["results"]
     assert [m["channel"] for m in messages] == ["sms"]
@@ -148,3 +154,26 @@ def test_schema_and_docs_are_served(api):
 
 def test_penalty_body_helper_is_valid(api):
     assert api.post("/api/v1/tickets/", penalty_body(), format="json").status_code == 201
+
+
+def test_messages_show_accepted_delivered_and_failed_with_the_channel_used(api, make_ticket):
+    ticket = ticket_with_its_d3_sms(api, make_ticket)
+    message = Message.objects.get(pk=FollowUp.objects.get(ticket=ticket, message__isnull=False).message_id)
+
+    def shown():
+        return api.get(f"/api/v1/messages/{message.pk}/").json()
+
+    assert shown()["delivery_status"] is None and shown()["state_label"] == "발송 대기"
+    Message.objects.filter(pk=message.pk).update(state="sent", sent_as="ATA", provider_ref="M-1")
+    row = shown()
+    assert (row["delivery_status"], row["delivery_status_label"], row["sent_as"]) == ("accepted", "발송사 접수", "ATA")
+    Message.objects.filter(pk=message.pk).update(state="delivered", report_code="4000")
+    row = shown()
+    assert (row["delivery_status"], row["delivery_status_label"], row["report_code"]) == (
+        "delivered",
+        "수신 확인",
+        "4000",
+    )
+    Message.objects.filter(pk=message.pk).update(state="dead", report_code="3059")
+    assert (shown()["delivery_status"], shown()["delivery_status_label"]) == ("failed", "발송 실패")
+    assert [m["id"] for m in api.get("/api/v1/messages/?state=dead").json()["results"]] == [message.pk]

@@ -36,6 +36,8 @@ Endpoints faked
 Generic gateway (cstrack's own contract, see docs/delivery.md):
     POST /gateway/messages           JSON {idempotency_key, to, from, type, subject, text}
                                       -> 200 {"provider_ref": "gw-N"}
+    POST /gateway/messages/batch     {"messages": [...]} -> 200 {"results": [{idempotency_key,
+                                      provider_ref} | {idempotency_key, error_code}]}
     GET  /gateway/messages/<key>     -> 200 {"provider_ref"} | 404
     Both need X-Cstrack-Timestamp (unix seconds, within 5 min) and X-Cstrack-Signature =
     hex HMAC-SHA256(secret, f"{timestamp}.{raw body}") (empty body for GET); else 401.
@@ -51,6 +53,14 @@ Solapi:
     Failures answer 403 with errorCode InvalidAPIKey / SignatureDoesNotMatch /
     RequestTimeTooSkewed / DuplicatedSignature, as Solapi documents (the gateway uses 401).
     SMS longer than 90 EUC-KR bytes or LMS over 2,000 bytes -> 400 ValidationError.
+    AlimTalk: a message of type "ATA" with kakaoOptions {pfId, templateId, variables,
+    disableSms} (text up to 1,000 characters, any characters) is accepted like an SMS.
+Delivery reports (Solapi's later word on each accepted message):
+    fake.set_report("01012345678", "3104", kind="ATA")   # that number has no KakaoTalk
+    fake.reports()                   # one message object per accepted, unreported message,
+                                     # statusCode 4000 (received) unless set_report said otherwise
+    body, headers = fake.report_webhook(secret)   # the same, as a signed webhook to POST
+    The list endpoint answers statusCode 3000 (with the carrier) until a message is reported.
 Chat / webhook receivers:
     POST /hooks/<anything>           JSON with "text" (Slack incoming-webhook style, or the signed
                                       cstrack webhook; a signature, if sent, is checked as for the
@@ -133,6 +143,7 @@ class FakeProviderServer:
         self._received: list[dict] = []
         self._scripted: list = []
         self._used_signatures: dict[str, float] = {}
+        self._report_codes: dict[tuple, str] = {}
         self._ids = itertools.count(1)
         counters = "requests accepted auth_failures errors timeouts rejected lookups batches connections"
         self._stats = dict.fromkeys(counters.split(), 0)
@@ -191,9 +202,14 @@ class FakeProviderServer:
             return sum(1 for r in self._received if r["idempotency_key"] == idempotency_key)
 
     def duplicates(self) -> dict[str, int]:
+        """{key: n} for keys received more than once on the same route. An AlimTalk and its
+        SMS fallback share the key but not the route (customFields.route), so they are not
+        duplicates; the key is then shown as "key#route"."""
         counts: dict[str, int] = {}
         for r in self.received():
-            counts[r["idempotency_key"]] = counts.get(r["idempotency_key"], 0) + 1
+            route = (r.get("custom_fields") or {}).get("route")
+            key = f"{r['idempotency_key']}#{route}" if route else r["idempotency_key"]
+            counts[key] = counts.get(key, 0) + 1
         return {k: n for k, n in counts.items() if n > 1}
 
     def stats(self) -> dict[str, int]:
@@ -221,6 +237,7 @@ class FakeProviderServer:
             self._received.clear()
             self._scripted.clear()
             self._used_signatures.clear()
+            self._report_codes.clear()
             for key in self._stats:
                 self._stats[key] = 0
 
@@ -242,6 +259,50 @@ class FakeProviderServer:
                 with open(self.record_path, "a", encoding="utf-8") as fh:
                     fh.write(json.dumps(row, ensure_ascii=False) + "\n")
             return dict(row)
+
+    # --- delivery reports ---------------------------------------------------------------------
+
+    def set_report(self, to: str, code: str, *, kind: str | None = None) -> None:
+        """What the report will say for messages to `to` (national digits), optionally only of
+        one type ("ATA": e.g. 3104, no KakaoTalk account). Default: 4000, received."""
+        with self._lock:
+            self._report_codes[(to, kind)] = code
+
+    def _report_code(self, row: dict) -> str:
+        return self._report_codes.get((row["to"], row["type"])) or self._report_codes.get((row["to"], None)) or "4000"
+
+    def reports(self) -> list[dict]:
+        """A report (Solapi message object with its final statusCode) for every accepted Solapi
+        message not reported yet; each is reported once."""
+        out = []
+        with self._lock:
+            for row in self._received:
+                if row["api"] != "solapi" or row.get("reported"):
+                    continue
+                row["reported"] = True
+                out.append(
+                    {
+                        "messageId": row["provider_ref"],
+                        "statusCode": self._report_code(row),
+                        "type": row["type"],
+                        "to": row["to"],
+                        "customFields": row.get("custom_fields") or {},
+                        "dateReceived": datetime.now(UTC).isoformat(),
+                    }
+                )
+        return out
+
+    @staticmethod
+    def sign_report(body: bytes, secret: str, *, timestamp: int | None = None) -> dict[str, str]:
+        """The headers a signed report webhook carries (HMAC-SHA256 over f"{ts}.{body}")."""
+        ts = str(int(time.time()) if timestamp is None else timestamp)
+        signature = hmac.new(secret.encode(), f"{ts}.".encode() + body, hashlib.sha256).hexdigest()
+        return {"X-Cstrack-Timestamp": ts, "X-Cstrack-Signature": signature}
+
+    def report_webhook(self, secret: str) -> tuple[bytes, dict[str, str]]:
+        """The next report webhook as (body, headers), for a test client to POST."""
+        body = json.dumps(self.reports(), ensure_ascii=False).encode("utf-8")
+        return body, self.sign_report(body, secret)
 
     # --- used by the handler --------------------------------------------------------------------
 
@@ -313,6 +374,8 @@ class _Handler(BaseHTTPRequestHandler):
             return self._control(method, path, body)
         if path == "/gateway/messages" and method == "POST":
             return self._gateway_send(body)
+        if path == "/gateway/messages/batch" and method == "POST":
+            return self._gateway_batch(body)
         if path.startswith("/gateway/messages/") and method == "GET":
             return self._gateway_lookup(unquote(path[len("/gateway/messages/") :]))
         if path == "/messages/v4/send" and method == "POST":
@@ -375,6 +438,39 @@ class _Handler(BaseHTTPRequestHandler):
             return self._stall(200, {"provider_ref": row["provider_ref"]})
         self._send(200, {"provider_ref": row["provider_ref"]})
 
+    def _gateway_batch(self, body: bytes) -> None:
+        """{"messages": [...]}: every complete message recorded, an incomplete one answered with
+        an error_code; one injected outcome applies to the whole request."""
+        if not self._gateway_authentic(body):
+            return
+        try:
+            messages = json.loads(body).get("messages")
+        except (json.JSONDecodeError, AttributeError):
+            messages = None
+        if not isinstance(messages, list) or not messages:
+            self.fake._bump("rejected")
+            return self._send(400, {"error_code": "invalid_request"})
+        if self._injected_or_timeout() == "answered":
+            return
+        stall = self._pending_timeout
+        self.fake._bump("batches")
+        required = ("idempotency_key", "to", "from", "type", "text")
+        results = []
+        for data in messages:
+            key = data.get("idempotency_key") if isinstance(data, dict) else None
+            if not isinstance(data, dict) or any(not data.get(k) for k in required):
+                self.fake._bump("rejected")
+                results.append({"idempotency_key": key, "error_code": "invalid_request"})
+                continue
+            row = self.fake.record(
+                "gateway", idempotency_key=key, to=data["to"], sender=data["from"], type=data["type"],
+                subject=data.get("subject") or "", text=data["text"],
+            )  # fmt: skip
+            results.append({"idempotency_key": key, "provider_ref": row["provider_ref"]})
+        if stall:
+            return self._stall(200, {"results": results})
+        self._send(200, {"results": results})
+
     def _gateway_lookup(self, key: str) -> None:
         if not self._gateway_authentic(b""):
             return
@@ -434,6 +530,15 @@ class _Handler(BaseHTTPRequestHandler):
                 return f"{name} is required"
         if not message["to"].isdigit() or not message["from"].isdigit():
             return "to/from must be digits"
+        if message.get("type") == "ATA":
+            options = message.get("kakaoOptions")
+            if not isinstance(options, dict) or not options.get("pfId") or not options.get("templateId"):
+                return "kakaoOptions.pfId and kakaoOptions.templateId are required for ATA"
+            if not isinstance(options.get("variables", {}), dict):
+                return "kakaoOptions.variables must be an object"
+            if len(message["text"]) > 1000:
+                return "AlimTalk text over 1000 characters"
+            return None
         kind = message.get("type") or ("SMS" if _euc_kr_bytes(message["text"]) <= 90 else "LMS")
         if kind not in ("SMS", "LMS"):
             return "unsupported type"
@@ -455,6 +560,7 @@ class _Handler(BaseHTTPRequestHandler):
             subject=message.get("subject") or "",
             text=message["text"],
             custom_fields=fields,
+            kakao_options=message.get("kakaoOptions"),
         )
         return {
             "groupId": "G4V" + row["provider_ref"][3:],
@@ -583,7 +689,7 @@ class _Handler(BaseHTTPRequestHandler):
                 "subject": r["subject"] or None,
                 "text": r["text"],
                 "customFields": r.get("custom_fields") or {},
-                "statusCode": "4000",
+                "statusCode": self.fake._report_code(r) if r.get("reported") else "3000",
                 "dateCreated": r["received_at"],
             }
             for r in page

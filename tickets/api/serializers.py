@@ -251,6 +251,20 @@ class MessageSerializer(serializers.ModelSerializer):
     last_error = serializers.SerializerMethodField(
         help_text="The last failure's category only; the detail is for staff (console, admin)."
     )
+    state_label = serializers.CharField(source="get_state_display", read_only=True)
+    delivery_status = serializers.ChoiceField(
+        choices=["accepted", "delivered", "failed"],
+        read_only=True,
+        allow_null=True,
+        help_text="accepted: the provider took it (no word from the phone yet); delivered: the provider "
+        "reported it received; failed: dead-lettered (refused, out of attempts, or reported undelivered). "
+        "Null while it waits or is being sent.",
+    )
+    delivery_status_label = serializers.CharField(read_only=True, help_text="Korean label of the above.")
+    sent_as = serializers.CharField(
+        read_only=True, help_text="What the provider accepted: ATA (Kakao AlimTalk), SMS or LMS (for an "
+        "AlimTalk: its fallback), EMAIL, CHAT, WEBHOOK; empty until accepted."
+    )  # fmt: skip
 
     class Meta:
         model = Message
@@ -264,6 +278,11 @@ class MessageSerializer(serializers.ModelSerializer):
             "body",
             "recipient",
             "state",
+            "state_label",
+            "delivery_status",
+            "delivery_status_label",
+            "sent_as",
+            "on_fallback",
             "attempts",
             "not_before",
             "next_attempt_at",
@@ -271,6 +290,9 @@ class MessageSerializer(serializers.ModelSerializer):
             "provider_ref",
             "last_error",
             "sent_at",
+            "report_code",
+            "reported_at",
+            "delivered_at",
             "created_at",
             "updated_at",
         ]

@@ -204,7 +204,29 @@ def followup_rows(followups, now):
         fu.is_pending = fu.state in pending
         fu.is_overdue = fu.is_pending and fu.due_at < now
         fu.is_callback = fu.action == Action.CALL_BACK
+        fu.message_label = message_label(fu.message) if fu.message_id else ""
+        fu.message_status = (fu.message.delivery_status or fu.message.state) if fu.message_id else ""
     return followups
+
+
+def message_label(message) -> str:
+    """What became of a follow-up's message, in a few words: the channel that carried it (or
+    will) and how far it got: "카카오 알림톡 · 수신 확인", "대체 발송 단문(SMS) · 발송사 접수"."""
+    return f"{message_channel_label(message)} · {message.delivery_status_label}"
+
+
+def message_channel_label(message) -> str:
+    """The channel that carried the message (or will): AlimTalk, SMS/LMS, or an AlimTalk's
+    SMS/LMS fallback."""
+    if message.sent_as:
+        channel = message.get_sent_as_display()
+    elif message.on_fallback:
+        channel = message.get_fallback_type_display()
+    else:
+        channel = message.get_message_type_display()
+    if message.on_fallback:
+        channel = _("대체 발송 %(type)s") % {"type": channel}
+    return channel
 
 
 def phone_display(e164: str) -> str:

@@ -204,7 +204,7 @@ def _ticket_page(
     now = calendar.now()
     ticket.outcome_text = ticket.kind.outcome_label(ticket.outcome)
     events = list(ticket.events.all())
-    followups = present.followup_rows(list(ticket.followups.all()), now)
+    followups = present.followup_rows(list(ticket.followups.select_related("message").defer("message__recipient")), now)
     context = {
         "recontacts": present.recontact_rows(events),
         "ticket": ticket,
@@ -618,12 +618,16 @@ def supervisor_chart(request):
 @requires("retry_messages")
 def dead_messages(request):
     rows = list(
-        Message.objects.filter(state=Message.State.DEAD).select_related("template").order_by("-updated_at")[:200]
+        Message.objects.filter(state=Message.State.DEAD)
+        .select_related("template")
+        .defer("recipient")
+        .order_by("-updated_at")[:200]
     )
     references = selectors.tickets_for_messages(rows)
     for m in rows:
         m.updated_label = present.when(m.updated_at)
         m.ticket_reference = references.get(m.pk, "")
+        m.route_label = present.message_channel_label(m)
     return page(request, "console/supervisor/messages.html", {"rows": rows})
 
 
