@@ -27,7 +27,13 @@ from django.conf import settings
 
 from cstrack import outbound
 
-from .base import PermanentProviderError, Provider, ProviderConfigurationError, TemporaryProviderError
+from .base import (
+    PermanentProviderError,
+    Provider,
+    ProviderConfigurationError,
+    ProviderError,
+    TemporaryProviderError,
+)
 
 TIMESTAMP_HEADER = "X-Cstrack-Timestamp"
 SIGNATURE_HEADER = "X-Cstrack-Signature"
@@ -205,13 +211,67 @@ class HttpGatewayProvider(Provider):
 
     POST {HTTP_GATEWAY_URL} JSON {idempotency_key, to, from, type, subject, text}
       -> 2xx {"provider_ref": "..."}
+    POST {HTTP_GATEWAY_URL}/batch JSON {"messages": [<as above>, ...]}
+      -> 2xx {"results": [{"idempotency_key", "provider_ref"} | {"idempotency_key", "error_code"}]}
+      (optional: a gateway answering 404/405/501 gets one request per message instead)
     GET  {HTTP_GATEWAY_URL}/{idempotency_key} -> 200 {"provider_ref": "..."} | 404
-    Both signed: X-Cstrack-Timestamp (unix seconds) and X-Cstrack-Signature = hex
+    All signed: X-Cstrack-Timestamp (unix seconds) and X-Cstrack-Signature = hex
     HMAC-SHA256(HTTP_GATEWAY_SECRET, f"{timestamp}.{body}") with body "" for the GET.
     """
 
     name = "http"
     supports_lookup = True
+    #: Gateway URLs that answered the batch endpoint with "not there" (this process).
+    _no_batch: set[str] = set()
+
+    def _payload(self, message, sender: str) -> dict:
+        return {
+            "idempotency_key": message.idempotency_key,
+            "to": message.recipient,
+            "from": sender,
+            "type": message.message_type,
+            "subject": message.subject,
+            "text": message.body,
+        }
+
+    def send_many(self, messages, *, deadline=None) -> list:
+        """The batch in one request to `{url}/batch`; one request per message if the gateway
+        has no batch endpoint. A message missing from the answer has an unknown outcome."""
+        try:
+            url, secret = self._config()
+            sender = sender_number()
+        except PermanentProviderError as exc:
+            return [exc] * len(messages)
+        if len(messages) < 2 or url in self._no_batch:
+            return super().send_many(messages, deadline=deadline)
+        body = json.dumps(
+            {"messages": [self._payload(m, sender) for m in messages]}, ensure_ascii=False, separators=(",", ":")
+        )
+        try:
+            resp = request("POST", f"{url}/batch", body=body.encode("utf-8"), headers=signed_headers(secret, body),
+                           what="gateway")  # fmt: skip
+            if resp.status in (404, 405, 501):  # nothing was taken: this gateway has no batch endpoint
+                self._no_batch.add(url)
+                return super().send_many(messages, deadline=deadline)
+            data = resp.json()
+            raise_for_status(resp, "gateway", error_code(data))
+        except ProviderError as exc:
+            return [exc] * len(messages)
+        answers = {}
+        rows = data.get("results") if isinstance(data, dict) else None
+        for row in rows if isinstance(rows, list) else []:
+            if isinstance(row, dict) and row.get("idempotency_key"):
+                answers[row["idempotency_key"]] = row
+        results = []
+        for message in messages:
+            row = answers.get(message.idempotency_key)
+            if row is None:
+                results.append(TemporaryProviderError("gateway: message missing from the answer", maybe_delivered=True))
+            elif row.get("provider_ref"):
+                results.append(str(row["provider_ref"]))
+            else:
+                results.append(PermanentProviderError(f"gateway: refused {error_code(row) or ''}".strip()))
+        return results
 
     def _config(self) -> tuple[str, str]:
         url = (getattr(settings, "HTTP_GATEWAY_URL", "") or "").rstrip("/")
@@ -224,14 +284,7 @@ class HttpGatewayProvider(Provider):
 
     def send(self, message) -> str:
         url, secret = self._config()
-        payload = {
-            "idempotency_key": message.idempotency_key,
-            "to": message.recipient,
-            "from": sender_number(),
-            "type": message.message_type,
-            "subject": message.subject,
-            "text": message.body,
-        }
+        payload = self._payload(message, sender_number())
         body = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
         headers = signed_headers(secret, body) | {IDEMPOTENCY_HEADER: message.idempotency_key}
         resp = request("POST", url, body=body.encode("utf-8"), headers=headers, what="gateway")

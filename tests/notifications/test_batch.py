@@ -101,13 +101,27 @@ class TestSolapiBatch:
 
 
 class TestKeepAlive:
-    def test_gateway_sends_one_by_one_over_one_connection(self, many, gateway_settings, fake_provider):
+    def test_gateway_batch_goes_in_one_request(self, many, gateway_settings, fake_provider, monkeypatch):
+        monkeypatch.setattr(gateway.HttpGatewayProvider, "_no_batch", set())
+        messages = many(12)
+        assert set(services.messages_deliver([m.pk for m in messages]).values()) == {"sent"}
+        stats = fake_provider.stats()
+        assert (stats["accepted"], stats["requests"], stats["batches"]) == (12, 1, 1)
+        refs = {r["idempotency_key"]: r["provider_ref"] for r in fake_provider.received()}
+        assert all(m.provider_ref == refs[m.idempotency_key] for m in Message.objects.all())
+
+    def test_a_gateway_without_batch_gets_one_request_per_message_over_one_connection(
+        self, many, gateway_settings, fake_provider, monkeypatch
+    ):
+        monkeypatch.setattr(gateway.HttpGatewayProvider, "_no_batch", set())
         gateway.close_client()
         messages = many(12)
+        fake_provider.fail_next(404)  # the batch endpoint is not there: nothing was taken
         services.messages_deliver([m.pk for m in messages])
         stats = fake_provider.stats()
-        assert stats["accepted"] == 12 and stats["requests"] == 12
-        assert stats["connections"] == 1
+        assert stats["accepted"] == 12 and stats["requests"] == 1 + 12
+        assert stats["connections"] == 1  # keep-alive: one TCP connection for all 13 requests
+        assert gateway_settings.HTTP_GATEWAY_URL in gateway.HttpGatewayProvider._no_batch
 
     def test_a_new_process_gets_its_own_client(self, monkeypatch):
         first = gateway.client()
@@ -231,7 +245,10 @@ def test_two_workers_with_overlapping_batches_send_each_message_once(settings):
     assert all(memory.sent_count(f"overlap:{i}") == 1 for i in range(40))
 
 
-def test_a_batch_that_runs_out_of_lease_time_releases_the_rest_unsent(many, gateway_settings, fake_provider):
+def test_a_batch_that_runs_out_of_lease_time_releases_the_rest_unsent(
+    many, gateway_settings, fake_provider, monkeypatch
+):
+    monkeypatch.setattr(gateway.HttpGatewayProvider, "_no_batch", {gateway_settings.HTTP_GATEWAY_URL})  # one by one
     # deadline = lease - 2 x timeout - 1 s = 0: only the first send may start; the others go
     # back to waiting, due now and unqueued, with no attempt counted (the sweep picks them up).
     gateway_settings.MESSAGE_LEASE_SECONDS = 2
