@@ -32,6 +32,40 @@ args = parser.parse_args()
 print(f"machine: {machine()}")
 
 
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process and its threads, from /proc (0 if it is gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            fields = fh.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / TICK
+
+
+def descendants(pid: int) -> list[int]:
+    found, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        found.append(current)
+        try:
+            with open(f"/proc/{current}/task/{current}/children") as fh:
+                todo.extend(int(c) for c in fh.read().split())
+        except OSError:
+            pass
+    return found
+
+
+def database_backends() -> list[int]:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pid FROM pg_stat_activity WHERE datname = current_database()")
+        return [row[0] for row in cursor.fetchall()]
+
+
 def quiet_hours_elsewhere():
     """A one-hour quiet window twelve hours away, so the run is never held by quiet hours."""
     from cstrack import calendar
@@ -109,6 +143,9 @@ def run(provider: str, n_workers: int) -> float:
         from django.db import transaction
 
         ids = list(Message.objects.order_by("pk").values_list("pk", flat=True))
+        worker_pids = [pid for p in procs for pid in descendants(p.pid)]
+        backends = set(database_backends())
+        cpu_before = {pid: cpu_seconds(pid) for pid in [*worker_pids, *backends, os.getpid()]}
         start = time.perf_counter()
         with transaction.atomic():
             services.delivery_publish_on_commit(ids)
@@ -119,6 +156,12 @@ def run(provider: str, n_workers: int) -> float:
                 raise SystemExit("timed out")
             time.sleep(0.2)
         elapsed = time.perf_counter() - start
+        backends |= set(database_backends())
+        workers_cpu = sum(cpu_seconds(pid) - cpu_before[pid] for pid in worker_pids)
+        bench_cpu = cpu_seconds(os.getpid()) - cpu_before[os.getpid()]  # publishing + the fake provider
+        # PostgreSQL backends that served this run (those opened during it counted whole).
+        db_cpu = sum(cpu_seconds(pid) - cpu_before.get(pid, 0.0) for pid in backends)
+        load = os.getloadavg()[0]
     finally:
         for p in procs:
             p.terminate()
@@ -132,6 +175,14 @@ def run(provider: str, n_workers: int) -> float:
         f"  {provider}, {n_workers} worker process(es): {args.messages:,} SMS in {elapsed:.1f} s = {rate:,.0f} msg/s "
         f"(published {published:,} in {publish_s:.2f} s); provider received {len(fake.received()):,} "
         f"in {stats['requests']:,} requests over {stats['connections']} connections, duplicates {len(dupes)}",
+        flush=True,
+    )
+    total = workers_cpu + bench_cpu + db_cpu
+    print(
+        f"    CPU per message: workers {1000 * workers_cpu / args.messages:.2f} ms, fake provider + publisher "
+        f"{1000 * bench_cpu / args.messages:.2f} ms, PostgreSQL backends {1000 * db_cpu / args.messages:.2f} ms "
+        f"= {1000 * total / args.messages:.2f} ms -> {2 * args.messages / total:,.0f} msg/s if 2 cores did "
+        f"nothing else (Redis not counted); load average during the run {load:.1f}",
         flush=True,
     )
     return rate
