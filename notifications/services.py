@@ -1,14 +1,17 @@
-"""Outbox services: enqueue, deliver, retry a dead letter, sweep.
+"""Outbox services: enqueue, deliver (in batches), apply provider reports, retry a dead letter, sweep.
 
 The rules live here; tasks and the admin only call these functions. `notifications` knows
 nothing of tickets: it delivers what it is handed. See docs/delivery.md for the guarantees.
 
 Delivery in one paragraph: `message_enqueue` writes the row in the caller's transaction and
-queues `notifications.deliver_message(id)` after commit if the message is due. `message_deliver`
-claims the row with a lease (one conditional UPDATE, so only one worker wins), asks the provider
-whether it already has the message when a previous attempt's outcome is unknown, sends, and
-records the outcome under the same lease. `outbox_sweep` re-queues whatever is due or whose
-lease expired (lost publish, retry due, worker killed).
+queues `notifications.deliver_message(id)` after commit if the message is due (a caller writing
+many uses `delivery_publish_on_commit(ids)`: one task per batch). `messages_deliver` claims a
+batch of rows under one lease (one UPDATE ... RETURNING on PostgreSQL, so a row goes to one
+worker only), asks the provider whether it already has a message when a previous attempt's
+outcome is unknown, sends the batch (one request where the provider has a batch API), and
+records each message's outcome under the same lease. `messages_apply_reports` moves accepted
+messages on to delivered, to their AlimTalk fallback, or to the dead letters. `outbox_sweep`
+re-queues whatever is due or whose lease expired (lost publish, retry due, worker killed).
 """
 
 from __future__ import annotations
