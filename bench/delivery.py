@@ -98,6 +98,7 @@ def run(provider: str, n_workers: int) -> float:
         "SOLAPI_API_SECRET": fake.solapi_api_secret,
         "SMS_SENDER_NUMBER": "15990000",
         "DELIVERY_BATCH_SIZE": str(args.batch),
+        "OUTBOUND_ALLOWLIST": "127.0.0.1",  # the fake provider: an allowed internal target
         "DEBUG": "false",
         "LOG_LEVEL": "WARNING",
         "QUIET_HOURS_START": quiet[0],
