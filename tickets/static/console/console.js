@@ -2,7 +2,8 @@
    - the kind picker opens the form when a kind is chosen
    - kind fields with `required_when` and blocks with `data-show-when` show only when they apply
    - typing a phone, member ID, driver ID or call ID offers matching tickets (open ones to log a
-     re-contact on, closed ones to look at) and says what matched */
+     re-contact on, closed ones to look at) and says what matched
+   - after a failed submit, focus moves to the first field in error (else the first message) */
 (function () {
   "use strict";
 
@@ -86,7 +87,33 @@
     lookup();
   }
 
+  var FIELD = "input:not([type=hidden]):not([disabled]), select:not([disabled]), textarea:not([disabled])";
+
+  function focusFirstError() {
+    // Fields the server marked: tell assistive technology, and link the message to the field.
+    document.querySelectorAll(".has-error").forEach(function (box) {
+      var field = box.querySelector(FIELD), msg = box.querySelector(".error");
+      if (!field) return;
+      field.setAttribute("aria-invalid", "true");
+      if (msg && !field.getAttribute("aria-describedby")) {
+        if (!msg.id) msg.id = (field.id || "field") + "-err";
+        field.setAttribute("aria-describedby", msg.id);
+      }
+    });
+    var target = document.querySelector('[aria-invalid="true"]');
+    if (!target) {
+      target = document.querySelector(".errors, p.error");
+      if (target) target.setAttribute("tabindex", "-1");
+    }
+    if (!target) return;
+    var closed = target.closest("details:not([open])");
+    if (closed) closed.open = true;
+    target.focus({ preventScroll: true });
+    target.scrollIntoView({ block: "center" });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
+    focusFirstError();
     // A pointer choice opens the form at once. From the keyboard, arrow keys only move through
     // the list (Chromium fires "change" on each): Enter or the button beside it opens the form.
     document.querySelectorAll("select[data-autosubmit]").forEach(function (sel) {
