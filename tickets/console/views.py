@@ -43,7 +43,7 @@ from ..models import (
     Status,
     TicketKind,
 )
-from . import forms, present, queries
+from . import bulk, forms, present, queries
 from .access import capabilities, requires
 
 COMMON_LABELS = {
@@ -75,7 +75,7 @@ def _actor(request):
     return Actor.for_user(request.user)
 
 
-def _safe_next(request, fallback):
+def safe_next(request, fallback):
     """A local path from ?next= / next=, else `fallback`. Only "/..." paths: anything else
     (another host, "//host", or a bare word that redirect() would try to reverse as a view
     name) falls back."""
@@ -405,7 +405,7 @@ def ticket_action(request, reference, action):
             request, ticket, errors={action: _error_bag(exc)}, status=exc.status, form_values={action: request.POST}
         )
     fallback = reverse("console:ticket_detail", args=[ticket.reference])
-    return redirect(_safe_next(request, fallback))
+    return redirect(safe_next(request, fallback))
 
 
 @never_cache
@@ -424,9 +424,22 @@ def ticket_reveal(request, reference):
 # --- Follow-ups ---------------------------------------------------------------------------------
 
 
+class _ConfirmFirst(Exception):
+    """The change is allowed but deserves a second look: show the warnings and ask again."""
+
+    def __init__(self, warnings):
+        super().__init__()
+        self.warnings = warnings
+
+
 def _do_reschedule(request, fu, actor):
     due_at = forms.parse_local_datetime(request.POST.get("due_at", ""), "due_at")
-    followup_changes.followup_reschedule(fu, due_at=due_at, reason=request.POST.get("reason", ""), actor=actor)
+    warnings = followup_changes.reschedule_warnings([fu], due_at)
+    if warnings and not request.POST.get("confirmed"):
+        raise _ConfirmFirst(warnings)
+    followup_changes.followup_reschedule(
+        fu, due_at=due_at, reason=request.POST.get("reason", ""), actor=actor, acknowledged=warnings
+    )
     messages.success(request, _("후속 조치 기한을 %(when)s(으)로 변경했습니다.") % {"when": present.when(due_at)})
 
 
@@ -460,12 +473,16 @@ def followup_action(request, pk, action):
         raise Http404
     try:
         handler(request, fu, _actor(request))
+    except _ConfirmFirst as ask:
+        ticket = _ticket_or_404(request, fu.ticket.reference)
+        bag = {"id": fu.pk, "action": action, "warnings": ask.warnings, "values": request.POST}
+        return _ticket_page(request, ticket, errors={"followup": bag})
     except DomainError as exc:
         ticket = _ticket_or_404(request, fu.ticket.reference)
-        bag = {**_error_bag(exc), "id": fu.pk, "action": action}
+        bag = {**_error_bag(exc), "id": fu.pk, "action": action, "values": request.POST}
         return _ticket_page(request, ticket, errors={"followup": bag}, status=exc.status)
     fallback = reverse("console:ticket_detail", args=[fu.ticket.reference])
-    return redirect(_safe_next(request, fallback))
+    return redirect(safe_next(request, fallback))
 
 
 # --- Operations ---------------------------------------------------------------------------------
@@ -496,6 +513,8 @@ def ops_queue(request):
         context["recontacts"] = present.recontact_rows(selected.events.filter(type=EventType.RECONTACT))
         context.update(_penalty_panel(selected, capabilities(request)))
         context["here"] = f"{request.path}?board={board.code if board else ''}&ticket={selected.reference}"
+    # Operations staff move tickets among the boards they work (the others' names stay hidden).
+    context.update(bulk.action_context(request, boards=boards))
     return page(request, "console/ops/queue.html", context)
 
 
@@ -560,6 +579,7 @@ def supervisor_queue(request):
         "chart": queries.chart_geometry(queries.breaches_per_day(14, now)),
         "limit": queries.QUEUE_LIMIT,
     }
+    context.update(bulk.action_context(request, staff=context["agents"], boards=context["boards"]))
     return page(request, "console/supervisor/queue.html", context)
 
 

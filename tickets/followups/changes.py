@@ -31,8 +31,37 @@ def _locked_followup(followup: FollowUp) -> FollowUp:
     return FollowUp.objects.select_for_update(of=("self",)).select_related("ticket").get(pk=followup.pk)
 
 
+# Duties that reach the customer: a message, or a person calling them.
+CUSTOMER_FACING = frozenset({Action.CUSTOMER_MESSAGE, Action.CALL_BACK})
+
+
+def reschedule_warnings(followups, due_at, *, now=None) -> list[str]:
+    """Why moving these follow-ups to `due_at` deserves a second look (empty: nothing to say).
+    Only customer-facing duties are checked: nobody should be messaged or called in quiet
+    hours or on a day off, and a time in the past means "at once". The calendar decides what
+    is quiet or closed. The change is still allowed once the person confirms."""
+    if due_at is None or not any(fu.action in CUSTOMER_FACING for fu in followups):
+        return []
+    now = now or calendar.now()
+    warnings = []
+    if due_at < now:
+        warnings.append("이미 지난 시각입니다. 저장하면 바로 처리 대상이 됩니다.")
+    if calendar.in_quiet_hours(due_at):
+        moved = calendar.next_allowed_send_time(due_at)
+        warnings.append(
+            f"고객에게 연락하지 않는 야간 시간대입니다. 고객 메시지는 {calendar.business_time_label(moved)}에 나갑니다."
+        )
+    day = calendar.kst_date(due_at)
+    if calendar.is_closed_day(day):
+        name = calendar.holiday_name(day)
+        warnings.append(f"휴무일({name})입니다." if name else "휴무일(주말 또는 지정 휴무)입니다.")
+    return warnings
+
+
 @transaction.atomic
-def followup_reschedule(followup: FollowUp, *, due_at, reason: str, actor: Actor) -> FollowUp:
+def followup_reschedule(followup: FollowUp, *, due_at, reason: str, actor: Actor, acknowledged=()) -> FollowUp:
+    """Move a pending duty. `acknowledged`: the warnings (see reschedule_warnings) the person saw
+    and confirmed; they are kept in the audit event."""
     if not actor.has_perm("tickets.manage_followups"):
         raise PermissionDenied("후속 조치를 변경할 권한이 없습니다.")
     if not (reason or "").strip():
@@ -57,6 +86,7 @@ def followup_reschedule(followup: FollowUp, *, due_at, reason: str, actor: Actor
         before=before.isoformat(),
         after=due_at.isoformat(),
         reason=fu.reason,
+        **({"acknowledged": list(acknowledged)} if acknowledged else {}),
     )
     return fu
 

@@ -317,7 +317,7 @@ def ticket_confirm_manager(ticket: Ticket, *, manager_name: str, actor: Actor) -
 
 
 @transaction.atomic
-def ticket_assign(ticket: Ticket, *, actor: Actor, assignee=None, board: Board | None = None) -> Ticket:
+def ticket_assign(ticket: Ticket, *, actor: Actor, assignee=None, board: Board | None = None, note: str = "") -> Ticket:
     ticket = locked_ticket(ticket)
     before = {"assignee": ticket.assignee.get_username() if ticket.assignee else None, "board": ticket.board.code}
     if board is not None:
@@ -326,7 +326,8 @@ def ticket_assign(ticket: Ticket, *, actor: Actor, assignee=None, board: Board |
     ticket.version += 1
     ticket.save()
     after = {"assignee": assignee.get_username() if assignee else None, "board": ticket.board.code}
-    audit.record(ticket, EventType.ASSIGNED, actor, before=before, after=after)
+    extra = {"note": note.strip()[:300]} if (note or "").strip() else {}
+    audit.record(ticket, EventType.ASSIGNED, actor, before=before, after=after, **extra)
     return ticket
 
 

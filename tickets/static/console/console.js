@@ -3,7 +3,8 @@
    - kind fields with `required_when` and blocks with `data-show-when` show only when they apply
    - typing a phone, member ID, driver ID or call ID offers matching tickets (open ones to log a
      re-contact on, closed ones to look at) and says what matched
-   - after a failed submit, focus moves to the first field in error (else the first message) */
+   - after a failed submit, focus moves to the first field in error (else the first message)
+   - queues: a "select all" box and a live count of the ticked rows for the bulk form */
 (function () {
   "use strict";
 
@@ -102,7 +103,7 @@
     });
     var target = document.querySelector('[aria-invalid="true"]');
     if (!target) {
-      target = document.querySelector(".errors, p.error");
+      target = document.querySelector(".errors, p.error, .warnings");
       if (target) target.setAttribute("tabindex", "-1");
     }
     if (!target) return;
@@ -112,8 +113,35 @@
     target.scrollIntoView({ block: "center" });
   }
 
+  function setupSelection() {
+    // Row boxes join their form through form="…"; [data-select-all=name] ticks all of them.
+    document.querySelectorAll("[data-selected-count]").forEach(function (out) {
+      var name = out.dataset.selectedCount, form = out.closest("form");
+      var boxes = function () {
+        return document.querySelectorAll('input[type=checkbox][name="' + name + '"][form="' + form.id + '"], #' + form.id + ' input[type=checkbox][name="' + name + '"]');
+      };
+      var update = function () {
+        var n = Array.prototype.filter.call(boxes(), function (b) { return b.checked; }).length;
+        out.textContent = n ? "(" + n + "건 선택)" : "";
+      };
+      document.querySelectorAll('[data-select-all="' + name + '"]').forEach(function (all) {
+        all.addEventListener("change", function () {
+          boxes().forEach(function (b) { b.checked = all.checked; });
+          update();
+        });
+      });
+      document.addEventListener("change", function (e) { if (e.target.name === name) update(); });
+      update();
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     focusFirstError();
+    setupSelection();
+    document.querySelectorAll("form[data-conditions]").forEach(function (f) {
+      refreshConditions(f);
+      f.addEventListener("change", function () { refreshConditions(f); });
+    });
     // A pointer choice opens the form at once. From the keyboard, arrow keys only move through
     // the list (Chromium fires "change" on each): Enter or the button beside it opens the form.
     document.querySelectorAll("select[data-autosubmit]").forEach(function (sel) {
