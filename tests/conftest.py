@@ -148,6 +148,30 @@ def make_ticket(db, agent):
 
 
 @pytest.fixture
+def dead_messages(db):
+    """make n dead-lettered SMS (no ticket attached)."""
+    from notifications.models import Message
+
+    def _make(n):
+        return [
+            Message.objects.create(
+                idempotency_key=f"test:dead:{i}",
+                channel="sms",
+                body="본문",
+                message_type="SMS",
+                recipient="+821012345678",
+                recipient_masked="010-****-5678",
+                state=Message.State.DEAD,
+                attempts=6,
+                last_error="gateway 503",
+            )
+            for i in range(n)
+        ]
+
+    return _make
+
+
+@pytest.fixture
 def in_ci():
     return os.environ.get("CI") == "true"
 

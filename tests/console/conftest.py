@@ -2,7 +2,6 @@ import pytest
 import time_machine
 
 from cstrack import calendar
-from notifications.models import Message
 from tickets.lifecycle import services
 from tickets.models import Action, FollowUp
 
@@ -37,27 +36,6 @@ def callbacks_due(make_ticket, agent):
             services.ticket_log_recontact(t, actor=services.Actor.for_user(agent), note="재문의")
         FollowUp.objects.filter(action=Action.CALL_BACK).update(due_at=calendar.after_seconds(calendar.now(), -3600))
         return tickets
-
-    return _make
-
-
-@pytest.fixture
-def dead_messages(db):
-    def _make(n):
-        return [
-            Message.objects.create(
-                idempotency_key=f"test:dead:{i}",
-                channel="sms",
-                body="본문",
-                message_type="SMS",
-                recipient="+821012345678",
-                recipient_masked="010-****-5678",
-                state=Message.State.DEAD,
-                attempts=6,
-                last_error="gateway 503",
-            )
-            for i in range(n)
-        ]
 
     return _make
 

@@ -40,35 +40,14 @@ def axe():
 
 
 @pytest.fixture
-def world(make_ticket, agent, dead_messages_e2e):
+def world(make_ticket, agent, dead_messages):
     """A ticket with overdue follow-ups, a re-contact and a call-back owned by the agent."""
     with time_machine.travel(calendar.days_ago(calendar.now(), 5), tick=False):
         ticket = make_ticket(customer_phone="010-2222-3333", consent_basis="newly_collected")
     make_ticket(driver_id="DRV-100")
     services.ticket_log_recontact(ticket, actor=services.Actor.for_user(agent), note="처리 결과 문의")
-    dead_messages_e2e(2)
+    dead_messages(2)
     return {"ref": ticket.reference}
-
-
-@pytest.fixture
-def dead_messages_e2e(db):
-    from notifications.models import Message
-
-    def _make(n):
-        for i in range(n):
-            Message.objects.create(
-                idempotency_key=f"e2e:dead:{i}",
-                channel="sms",
-                body="본문",
-                message_type="SMS",
-                recipient="+821012345678",
-                recipient_masked="010-****-5678",
-                state=Message.State.DEAD,
-                attempts=6,
-                last_error="gateway 503",
-            )
-
-    return _make
 
 
 def _open(page, path):
