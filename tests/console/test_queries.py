@@ -102,6 +102,58 @@ def test_dead_letters(login, supervisor, dead_messages, rows, django_assert_max_
     assert response.content.decode().count("gateway 503") == rows
 
 
+@pytest.mark.parametrize("who", ["agent", "operator", "supervisor"])
+def test_nav_counts(
+    request, login, who, overdue_tickets, callbacks_due, dead_messages, rows, django_assert_max_num_queries
+):
+    overdue_tickets(rows)
+    callbacks_due(rows)
+    dead_messages(rows)
+    body = _get(login(request.getfixturevalue(who)), "/counts/", django_assert_max_num_queries).content.decode()
+    assert "data-count=" in body
+
+
+def test_bulk_review_page(login, supervisor, overdue_tickets, rows, django_assert_max_num_queries):
+    tickets = overdue_tickets(rows)
+    client = login(supervisor)
+    with django_assert_max_num_queries(MAX_QUERIES):
+        response = client.post("/bulk/tickets/", {"ticket": [t.reference for t in tickets], "operation": "assign"})
+    assert response.status_code == 400 and response.content.decode().count("checked") >= rows
+
+
+@pytest.fixture
+def thousand_overdue(make_ticket):
+    """1,000 open overdue tickets: one through the service, 999 copies of its row."""
+    with time_machine.travel(calendar.days_ago(calendar.now(), 5), tick=False):
+        first = make_ticket()
+    Ticket.objects.filter(pk=first.pk).update(next_due_at=calendar.days_ago(calendar.now(), 2))
+    first.refresh_from_db()
+    copies = []
+    for i in range(999):
+        first.pk, first.id = None, None
+        first.reference = f"CS-20260101-{i:04d}"
+        copies.append(Ticket(**{f.attname: getattr(first, f.attname) for f in Ticket._meta.concrete_fields}))
+    Ticket.objects.bulk_create(copies, batch_size=250)
+    return 1000
+
+
+@pytest.mark.parametrize(
+    ("who", "url"),
+    [
+        ("supervisor", "/supervisor/"),
+        ("supervisor", "/counts/"),
+        ("operator", "/ops/?board=penalty-koc"),
+        ("operator", "/counts/"),
+        ("agent", "/counts/"),
+    ],
+)
+def test_queue_pages_with_a_thousand_tickets(request, login, who, url, thousand_overdue, django_assert_max_num_queries):
+    client = login(request.getfixturevalue(who))
+    body = _get(client, url, django_assert_max_num_queries).content.decode()
+    if url == "/counts/" and who != "agent":
+        assert 'data-value="100"' in body  # capped: counting stops at 100 rows
+
+
 def test_login_page(client, django_assert_max_num_queries):
     _get(client, "/login/", django_assert_max_num_queries)
 

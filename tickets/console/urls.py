@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from . import bulk, callbacks, profile, reports, search, views
+from . import bulk, callbacks, counts, profile, reports, search, views
 
 app_name = "console"
 
@@ -36,6 +36,7 @@ urlpatterns = [
     path("profile/", profile.profile, name="profile"),
     path("profile/digests/<int:pk>/cancel/", profile.digest_cancel, name="digest_cancel"),
     path("supervisor/messages/<int:pk>/retry/", views.dead_message_retry, name="dead_message_retry"),
+    path("counts/", counts.nav_counts, name="nav_counts"),
     path("bulk/tickets/", bulk.bulk_tickets, name="bulk_tickets"),
     path("bulk/messages/", bulk.bulk_retry_messages, name="bulk_retry_messages"),
 ]

@@ -4,7 +4,9 @@
    - typing a phone, member ID, driver ID or call ID offers matching tickets (open ones to log a
      re-contact on, closed ones to look at) and says what matched
    - after a failed submit, focus moves to the first field in error (else the first message)
-   - queues: a "select all" box and a live count of the ticked rows for the bulk form */
+   - queues: a "select all" box and a live count of the ticked rows for the bulk form
+   - the navigation counts: a server-rendered partial fetched on load and every minute while
+     the tab is visible (no inline script, no library) */
 (function () {
   "use strict";
 
@@ -135,8 +137,39 @@
     });
   }
 
+  var COUNTS_EVERY_MS = 60000;
+
+  function setupNavCounts() {
+    var nav = document.querySelector("nav[data-counts-url]");
+    if (!nav || !window.fetch || !window.DOMParser) return;
+    var url = nav.dataset.countsUrl, timer = null, stopped = false;
+    function apply(html) {
+      var doc = new DOMParser().parseFromString(html, "text/html");
+      doc.querySelectorAll("[data-count]").forEach(function (c) {
+        nav.querySelectorAll('[data-count-slot="' + c.dataset.count + '"]').forEach(function (slot) {
+          slot.replaceChildren.apply(slot, Array.prototype.map.call(c.childNodes, function (n) { return document.importNode(n, true); }));
+          slot.hidden = c.dataset.value === "0";
+        });
+      });
+    }
+    function refresh() {
+      if (stopped || document.hidden) return;
+      fetch(url, { credentials: "same-origin", headers: { Accept: "text/html" }, redirect: "manual" })
+        .then(function (r) {
+          if (r.status === 200) return r.text().then(apply);
+          if (r.status === 403 || r.type === "opaqueredirect") stopped = true;  // signed out: stop asking
+        })
+        .catch(function () { /* offline for a moment: the next round tries again */ });
+    }
+    refresh();
+    timer = setInterval(refresh, COUNTS_EVERY_MS);
+    document.addEventListener("visibilitychange", function () { if (!document.hidden) refresh(); });
+    return timer;
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     focusFirstError();
+    setupNavCounts();
     setupSelection();
     document.querySelectorAll("form[data-conditions]").forEach(function (f) {
       refreshConditions(f);
