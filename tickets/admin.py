@@ -15,6 +15,7 @@ from .models import (
     Board,
     FollowUp,
     FollowUpPolicy,
+    Macro,
     ReContact,
     StaffProfile,
     Ticket,
@@ -269,3 +270,25 @@ class WebhookSubscriptionAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False  # created through the API, which generates the secret
+
+
+@admin.register(Macro)
+class MacroAdmin(admin.ModelAdmin):
+    """Saved replies staff apply on the ticket page. Applying one goes through
+    tickets/lifecycle/macros.py (permission-checked per change, audited); this only edits them."""
+
+    list_display = ("name", "kind", "board", "outcome", "to_status", "followup_change", "active", "position")
+    list_filter = ("active", "kind", "board")
+    list_editable = ("active", "position")
+    search_fields = ("name", "description", "note")
+    list_select_related = ("kind", "board")
+    fields = (
+        "name",
+        "description",
+        ("kind", "board"),
+        ("active", "position"),
+        "outcome",
+        "to_status",
+        "note",
+        ("followup_change", "postpone_business_days"),
+    )

@@ -338,6 +338,7 @@ class EventType(models.TextChoices):
     ATTACHMENT_ADDED = "attachment_added", _("첨부파일 등록")
     ATTACHMENT_DOWNLOADED = "attachment_downloaded", _("첨부파일 내려받기")
     ATTACHMENT_DELETED = "attachment_deleted", _("첨부파일 삭제")
+    MACRO = "macro", _("매크로 적용")
 
 
 class AppendOnlyQuerySet(models.QuerySet):
@@ -744,3 +745,67 @@ class StaffProfile(models.Model):
 
     def __str__(self):
         return str(self.user)
+
+
+class MacroFollowUpChange(models.TextChoices):
+    NONE = "", _("바꾸지 않음")
+    CANCEL = "cancel", _("예정된 후속 조치 모두 취소")
+    POSTPONE = "postpone", _("예정된 후속 조치를 N영업일 뒤로")
+
+
+class Macro(TimeStampedModel):
+    """A saved reply: a named set of changes an administrator prepares for a kind and/or board,
+    applied to a ticket in one step (tickets/lifecycle/macros.py). Empty kind or board: any."""
+
+    name = models.CharField(_("이름"), max_length=80)
+    description = models.CharField(_("설명"), max_length=200, blank=True)
+    kind = models.ForeignKey(
+        TicketKind, null=True, blank=True, on_delete=models.CASCADE, related_name="macros", verbose_name=_("유형")
+    )
+    board = models.ForeignKey(
+        Board, null=True, blank=True, on_delete=models.CASCADE, related_name="macros", verbose_name=_("게시판")
+    )
+    active = models.BooleanField(_("사용"), default=True)
+    position = models.PositiveSmallIntegerField(_("순서"), default=0)
+    outcome = models.CharField(_("처리 결과"), max_length=40, blank=True, help_text=_("유형의 결과 값 중 하나"))
+    to_status = models.CharField(_("바꿀 상태"), max_length=20, choices=Status.choices, blank=True)
+    note = models.TextField(
+        _("메모 문구"),
+        max_length=1000,
+        blank=True,
+        help_text=_("처리 결과 사유, 상태 변경 메모, 후속 조치 변경 사유로 남습니다."),
+    )
+    followup_change = models.CharField(
+        _("후속 조치 변경"), max_length=10, choices=MacroFollowUpChange.choices, blank=True, default=""
+    )
+    postpone_business_days = models.PositiveSmallIntegerField(_("미룰 영업일 수"), default=0)
+
+    class Meta:
+        ordering = ["position", "name", "id"]
+        verbose_name = _("매크로")
+        verbose_name_plural = _("매크로")
+        indexes = [models.Index(fields=["active", "kind", "board"], name="macro_lookup")]
+
+    def __str__(self):
+        return self.name
+
+    def clean(self):
+        errors = {}
+        if self.outcome:
+            if self.kind_id is None:
+                errors["outcome"] = _("처리 결과는 유형마다 다르니 유형을 지정해 주세요.")
+            elif self.outcome not in [value for value, _label in self.kind.outcomes]:
+                errors["outcome"] = _("이 유형의 결과 값이 아닙니다: %(choices)s") % {
+                    "choices": ", ".join(f"{v} ({label})" for v, label in self.kind.outcomes) or "—"
+                }
+        if self.followup_change == MacroFollowUpChange.POSTPONE and not self.postpone_business_days:
+            errors["postpone_business_days"] = _("미룰 영업일 수를 1 이상으로 정해 주세요.")
+        if not (self.outcome or self.to_status or self.note.strip() or self.followup_change):
+            errors["note"] = _("바꿀 내용이 하나도 없습니다.")
+        if errors:
+            raise ValidationError(errors)
+
+    def applies_to(self, ticket) -> bool:
+        return (self.kind_id is None or self.kind_id == ticket.kind_id) and (
+            self.board_id is None or self.board_id == ticket.board_id
+        )

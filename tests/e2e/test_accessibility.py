@@ -11,7 +11,7 @@ from axe_playwright_python.sync_playwright import Axe
 
 from cstrack import calendar
 from tickets.lifecycle import services
-from tickets.models import Board
+from tickets.models import Board, Macro
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -47,6 +47,9 @@ def world(make_ticket, agent, dead_messages):
     make_ticket(driver_id="DRV-100")
     services.ticket_log_recontact(ticket, actor=services.Actor.for_user(agent), note="처리 결과 문의")
     dead_messages(2)
+    Macro.objects.create(
+        name="경고 후 종결", kind=ticket.kind, outcome="warning", to_status="resolved", note="경고 안내"
+    )
     return {"ref": ticket.reference}
 
 

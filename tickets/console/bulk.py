@@ -11,31 +11,17 @@ from django.views.decorators.http import require_POST
 from cstrack.actors import Actor
 from cstrack.errors import DomainError, DomainValidationError
 from tickets import bulk
-from tickets.api import access
 from tickets.followups.changes import reschedule_warnings
-from tickets.models import PENDING_FOLLOWUP_STATES, Board, FollowUp
+from tickets.models import PENDING_FOLLOWUP_STATES, FollowUp
 
 from . import forms, queries
 from .access import capabilities, requires
+from .views import page, safe_next
 
 SHOWN_REFERENCES = 10
 
 
-def action_context(request, *, staff=None, boards=None):
-    """What the bulk form in a queue needs: assignees, and the boards this user may move tickets
-    to (operations staff: the boards they work)."""
-    if boards is None:
-        boards = list(access.visible_boards(request.user, Board.objects.all()))
-    return {
-        "bulk_staff": staff if staff is not None else list(queries.staff_users()),
-        "bulk_boards": boards,
-        "bulk_max": bulk.MAX_ITEMS,
-    }
-
-
 def _next(request, fallback):
-    from .views import safe_next  # views imports this module's views through urls, not at import time
-
     return safe_next(request, fallback)
 
 
@@ -55,8 +41,6 @@ def _report(request, result: bulk.BulkResult, done_text: str):
 
 def _review(request, *, items, errors, warnings, template_context):
     """The selection again, with the form, its errors or the warnings to confirm."""
-    from .views import page
-
     context = {
         "items": items,
         "errors": errors,
@@ -78,7 +62,7 @@ def bulk_tickets(request):
     post = request.POST
     references = post.getlist("ticket")
     operation = post.get("operation", "")
-    context = action_context(request)
+    context = queries.bulk_choices(request.user)
     errors = {}
     assignee = board = due_at = None
     try:

@@ -72,14 +72,22 @@ def describe_event(event, ticket, followups_by_id) -> str:
         action = _followup_action(d.get("followup"), followups_by_id)
         change = d.get("change")
         if change == "rescheduled":
-            return _("%(action)s 기한 변경: %(before)s → %(after)s (사유: %(reason)s)") % {
+            text = _("%(action)s 기한 변경: %(before)s → %(after)s (사유: %(reason)s)") % {
                 "action": action,
                 "before": when(d.get("before")),
                 "after": when(d.get("after")),
                 "reason": d.get("reason", ""),
             }
+            if d.get("acknowledged"):
+                text += " · " + _("경고 확인: %(w)s") % {"w": " ".join(d["acknowledged"])}
+            return text
         if change == "cancelled":
             return _("%(action)s 취소 (사유: %(reason)s)") % {"action": action, "reason": d.get("reason", "")}
+        if change == "message_retried":
+            return _("%(action)s 발송 실패 메시지 다시 보냄 (사유: %(reason)s)") % {
+                "action": action,
+                "reason": d.get("reason", ""),
+            }
         result = CallResult(d["result"]).label if d.get("result") in CallResult.values else ""
         if change == "completed":
             text = _("%(action)s 완료") % {"action": action} + (f" · {result}" if result else "")
@@ -109,7 +117,13 @@ def describe_event(event, ticket, followups_by_id) -> str:
         return _("관리자 컨펌: %(manager)s") % {"manager": d.get("manager", "")}
     if t == EventType.ASSIGNED:
         after = d.get("after") or {}
-        return _("담당 지정: %(who)s / %(board)s") % {"who": after.get("assignee") or "—", "board": after.get("board")}
+        text = _("담당 지정: %(who)s / %(board)s") % {"who": after.get("assignee") or "—", "board": after.get("board")}
+        return text + (f" ({d['note']})" if d.get("note") else "")
+    if t == EventType.MACRO:
+        return _("'%(name)s' 매크로: %(changes)s") % {
+            "name": d.get("name", ""),
+            "changes": " · ".join(d.get("changes") or []),
+        }
     if t == EventType.UPDATED:
         names = [field_label(ticket, name) for name in sorted((d.get("after") or {}).keys())]
         return _("변경 항목: %(fields)s") % {"fields": ", ".join(names)}

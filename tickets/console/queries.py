@@ -7,7 +7,9 @@ from django.db.models import Q
 
 from cstrack import calendar, roles
 
-from ..models import OPEN_STATUSES, Status, Ticket
+from .. import bulk
+from ..api import access
+from ..models import OPEN_STATUSES, Board, Status, Ticket
 from ..selectors import ticket_list
 
 QUEUE_LIMIT = 200
@@ -30,6 +32,18 @@ def staff_users():
         .distinct()
         .order_by("username")
     )
+
+
+def bulk_choices(user, *, staff=None, boards=None) -> dict:
+    """What a queue's bulk form offers: assignees, and the boards this user may move tickets to
+    (operations staff: the boards they work). Pass lists the page already read to save queries."""
+    if boards is None:
+        boards = list(access.visible_boards(user, Board.objects.all()))
+    return {
+        "bulk_staff": staff if staff is not None else list(staff_users()),
+        "bulk_boards": boards,
+        "bulk_max": bulk.MAX_ITEMS,
+    }
 
 
 def breaches_per_day(days: int = 14, now=None):

@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from . import bulk, callbacks, counts, profile, reports, search, views
+from . import bulk, callbacks, counts, macros, profile, reports, search, views
 
 app_name = "console"
 
@@ -22,6 +22,7 @@ urlpatterns = [
     path("people/<slug:key>/<str:value>/", search.person, name="person"),
     path("tickets/<str:reference>/", views.ticket_detail, name="ticket_detail"),
     path("tickets/<str:reference>/reveal/", views.ticket_reveal, name="ticket_reveal"),
+    path("tickets/<str:reference>/macros/apply/", macros.macro_apply, name="macro_apply"),
     path("tickets/<str:reference>/<slug:action>/", views.ticket_action, name="ticket_action"),
     path("tickets/<str:reference>/delegations/<int:pk>/reveal/", views.delegation_reveal, name="delegation_reveal"),
     path("attachments/<int:pk>/", views.attachment_download, name="attachment_download"),

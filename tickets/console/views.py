@@ -23,6 +23,7 @@ from notifications import services as outbox
 from notifications.models import Message
 from tickets.followups import changes as followup_changes
 from tickets.kinds import panels
+from tickets.lifecycle import macros as macro_services
 from tickets.lifecycle import services, workflow
 from tickets.privacy import attachments as attachment_services
 from tickets.privacy import consent, contact
@@ -43,7 +44,7 @@ from ..models import (
     Status,
     TicketKind,
 )
-from . import bulk, forms, present, queries
+from . import forms, present, queries
 from .access import capabilities, requires
 
 COMMON_LABELS = {
@@ -75,7 +76,7 @@ def _actor(request):
     return Actor.for_user(request.user)
 
 
-def safe_next(request, fallback):
+def _safe_next(request, fallback):
     """A local path from ?next= / next=, else `fallback`. Only "/..." paths: anything else
     (another host, "//host", or a bare word that redirect() would try to reverse as a view
     name) falls back."""
@@ -232,6 +233,7 @@ def _ticket_page(
     context["delegation_relations"] = DelegationRelation.choices
     context["delegation_cases"] = DelegationCase.choices
     context["attachments"] = [present.attachment_row(a) for a in ticket.attachments.order_by("uploaded_at", "pk")]
+    context["macros"] = macro_services.macros_usable(ticket, _actor(request)) if ticket.is_open else []
     response = page(request, "console/tickets/detail.html", context, status=status)
     if revealed is not None or revealed_delegation is not None:
         response["Cache-Control"] = "no-store"
@@ -405,7 +407,7 @@ def ticket_action(request, reference, action):
             request, ticket, errors={action: _error_bag(exc)}, status=exc.status, form_values={action: request.POST}
         )
     fallback = reverse("console:ticket_detail", args=[ticket.reference])
-    return redirect(safe_next(request, fallback))
+    return redirect(_safe_next(request, fallback))
 
 
 @never_cache
@@ -482,7 +484,7 @@ def followup_action(request, pk, action):
         bag = {**_error_bag(exc), "id": fu.pk, "action": action, "values": request.POST}
         return _ticket_page(request, ticket, errors={"followup": bag}, status=exc.status)
     fallback = reverse("console:ticket_detail", args=[fu.ticket.reference])
-    return redirect(safe_next(request, fallback))
+    return redirect(_safe_next(request, fallback))
 
 
 # --- Operations ---------------------------------------------------------------------------------
@@ -514,7 +516,7 @@ def ops_queue(request):
         context.update(_penalty_panel(selected, capabilities(request)))
         context["here"] = f"{request.path}?board={board.code if board else ''}&ticket={selected.reference}"
     # Operations staff move tickets among the boards they work (the others' names stay hidden).
-    context.update(bulk.action_context(request, boards=boards))
+    context.update(queries.bulk_choices(request.user, boards=boards))
     return page(request, "console/ops/queue.html", context)
 
 
@@ -579,7 +581,7 @@ def supervisor_queue(request):
         "chart": queries.chart_geometry(queries.breaches_per_day(14, now)),
         "limit": queries.QUEUE_LIMIT,
     }
-    context.update(bulk.action_context(request, staff=context["agents"], boards=context["boards"]))
+    context.update(queries.bulk_choices(request.user, staff=context["agents"], boards=context["boards"]))
     return page(request, "console/supervisor/queue.html", context)
 
 
@@ -661,3 +663,11 @@ def dead_message_retry(request, pk):
     else:
         messages.success(request, _("메시지 #%(id)s을(를) 다시 발송 대기열에 넣었습니다.") % {"id": pk})
     return redirect("console:dead_messages")
+
+
+# Shared with the console's other view modules (bulk.py, macros.py), which keep this module
+# small (they import this one; this one never imports them).
+safe_next = _safe_next
+ticket_or_404 = _ticket_or_404
+ticket_page = _ticket_page
+error_bag = _error_bag
