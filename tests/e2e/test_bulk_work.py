@@ -11,7 +11,8 @@ import time_machine
 from playwright.sync_api import expect
 
 from cstrack import calendar
-from tickets.models import Action, EventType, FollowUp, FollowUpState, Ticket
+from notifications.models import Message
+from tickets.models import Action, Board, EventType, FollowUp, FollowUpState, Ticket
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -123,3 +124,37 @@ def test_reschedule_into_saturday_night_warns_first(page, login, snap, superviso
     assert sms.state in (FollowUpState.SCHEDULED, FollowUpState.HELD)
     event = ticket.events.get(type=EventType.FOLLOWUP, data__change="rescheduled")
     assert len(event.data["acknowledged"]) == 2
+
+
+def test_operations_move_tickets_to_another_board(page, login, snap, operator, make_ticket):
+    tickets = [make_ticket() for _ in range(3)]
+    target = Board.objects.exclude(pk=tickets[0].board_id).order_by("pk").first()
+    page.set_viewport_size(PHONE)
+    login(operator)
+    page.goto(f"/ops/?board={tickets[0].board.code}")
+    for t in tickets[:2]:
+        page.get_by_label(f"{t.reference} 선택").check()
+    page.get_by_label("작업").select_option("board")
+    expect(page.get_by_label("새 담당자")).to_be_hidden()  # only the fields of the chosen work
+    page.get_by_label("옮길 게시판").select_option(label=target.name)
+    page.get_by_label("사유 (티켓마다 이력에 남습니다)").fill("광주 접수 건으로 확인")
+    snap("filled")
+    page.get_by_role("button", name=re.compile("선택한 티켓에 적용")).click()
+    expect(page.locator(".messages")).to_contain_text("2건을 처리했습니다.")
+    assert Ticket.objects.filter(board=target).count() == 2
+    assert Ticket.objects.get(pk=tickets[2].pk).board_id == tickets[2].board_id
+
+
+def test_supervisor_retries_dead_letters_in_bulk(page, login, snap, supervisor, dead_messages):
+    dead = dead_messages(3)
+    login(supervisor)
+    page.goto("/supervisor/messages/")
+    page.get_by_label("모든 메시지 선택").check()
+    page.get_by_role("button", name="선택한 메시지 다시 보내기").click()
+    # No reason: the selection comes back, focus on the reason.
+    expect(page.get_by_label("다시 보내는 사유 (티켓 이력에 남습니다)")).to_be_focused()
+    snap("missing-reason")
+    page.get_by_label("다시 보내는 사유 (티켓 이력에 남습니다)").fill("발송사 장애 복구")
+    page.get_by_role("button", name="선택한 메시지 다시 보내기").click()
+    expect(page.locator(".messages")).to_contain_text("3건을 다시 발송 대기열에 넣었습니다.")
+    assert Message.objects.filter(pk__in=[m.pk for m in dead], state=Message.State.DEAD).count() == 0
