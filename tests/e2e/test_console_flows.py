@@ -81,7 +81,7 @@ def test_supervisor_reschedules_overdue_followup(page, login, snap, supervisor, 
     expect(page).to_have_url(re.compile(r"/supervisor/$"))
     row = page.locator("#overdue tr", has_text=ticket.reference)
     expect(row).to_contain_text("대리 기사 페널티 요청")
-    page.get_by_label("게시판").select_option(label=ticket.board.name)
+    page.get_by_label("게시판", exact=True).select_option(label=ticket.board.name)
     page.get_by_role("button", name="적용").click()
     expect(page.locator("svg.chart")).to_be_visible()
     snap("overdue-queue")

@@ -5,6 +5,7 @@ was refused and why."""
 
 from django.contrib import messages
 from django.shortcuts import redirect
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -19,10 +20,6 @@ from .access import capabilities, requires
 from .views import page, safe_next
 
 SHOWN_REFERENCES = 10
-
-
-def _next(request, fallback):
-    return safe_next(request, fallback)
 
 
 def _report(request, result: bulk.BulkResult, done_text: str):
@@ -46,7 +43,7 @@ def _review(request, *, items, errors, warnings, template_context):
         "errors": errors,
         "warnings": warnings,
         "values": request.POST,
-        "next": _next(request, ""),
+        "next": safe_next(request, reverse("console:home")),
         **template_context,
     }
     return page(request, "console/bulk/review.html", context, status=400 if errors else 200)
@@ -109,7 +106,7 @@ def bulk_tickets(request):
             template_context=review,
         )
     _report(request, result, _("%(n)s건을 처리했습니다."))
-    return redirect(_next(request, "console:home"))
+    return redirect(safe_next(request, reverse("console:home")))
 
 
 @requires("retry_messages")
@@ -130,4 +127,4 @@ def bulk_retry_messages(request):
             template_context={"kind": "messages"},
         )
     _report(request, result, _("%(n)s건을 다시 발송 대기열에 넣었습니다."))
-    return redirect(_next(request, "console:dead_messages"))
+    return redirect(safe_next(request, reverse("console:dead_messages")))

@@ -233,7 +233,8 @@ def _ticket_page(
     context["delegation_relations"] = DelegationRelation.choices
     context["delegation_cases"] = DelegationCase.choices
     context["attachments"] = [present.attachment_row(a) for a in ticket.attachments.order_by("uploaded_at", "pk")]
-    context["macros"] = macro_services.macros_usable(ticket, _actor(request)) if ticket.is_open else []
+    # Listed by the role's permissions (no query); applying checks the user's own (the service).
+    context["macros"] = macro_services.macros_usable(ticket, caps.can) if ticket.is_open else []
     response = page(request, "console/tickets/detail.html", context, status=status)
     if revealed is not None or revealed_delegation is not None:
         response["Cache-Control"] = "no-store"

@@ -35,11 +35,11 @@ def macros_for(ticket: Ticket):
     ).select_related("kind")
 
 
-def macros_usable(ticket: Ticket, actor: Actor) -> list[Macro]:
-    """The macros `actor` may apply to `ticket`, each with `.changes` (in words)."""
+def macros_usable(ticket: Ticket, has_perm) -> list[Macro]:
+    """The macros someone with `has_perm` may apply to `ticket`, each with `.changes` (in words)."""
     usable = []
     for m in macros_for(ticket):
-        if macro_refusal(m, actor) is None:
+        if macro_refusal(m, has_perm) is None:
             m.changes = macro_changes(m)
             usable.append(m)
     return usable
@@ -69,10 +69,11 @@ def macro_changes(macro: Macro) -> list[str]:
     return out
 
 
-def macro_refusal(macro: Macro, actor: Actor) -> str | None:
-    """Why `actor` may not apply `macro` (the first change they hold no permission for), or None."""
+def macro_refusal(macro: Macro, has_perm) -> str | None:
+    """Why someone may not apply `macro` (the first change they hold no permission for), or
+    None. `has_perm`: "app.codename" -> bool (the actor's, or the console's role list)."""
     for attr, (perm, message) in NEEDS.items():
-        if str(getattr(macro, attr) or "").strip() and not actor.has_perm(perm):
+        if str(getattr(macro, attr) or "").strip() and not has_perm(perm):
             return f"'{macro.name}' 매크로를 쓸 수 없습니다: {message}"
     return None
 
@@ -82,7 +83,7 @@ def macro_apply(ticket: Ticket, macro: Macro, *, actor: Actor) -> list[str]:
     """Apply `macro` to `ticket` as `actor`; returns the changes made, in words."""
     if not macro.active:
         raise Conflict(f"'{macro.name}' 매크로는 사용이 중지되었습니다.", code="macro_inactive")
-    refusal = macro_refusal(macro, actor)
+    refusal = macro_refusal(macro, actor.has_perm)
     if refusal:
         raise PermissionDenied(refusal)
     ticket = locked_ticket(ticket)
