@@ -54,7 +54,7 @@ def test_supervisor_bulk_reassigns_ten_tickets(page, login, snap, loads, supervi
     page.get_by_label("사유 (티켓마다 이력에 남습니다)").fill("휴가자 담당 건 재배정")
     keys += 1
     snap("selected")
-    page.get_by_role("button", name=re.compile("선택한 티켓에 적용")).click()
+    page.get_by_role("button", name=re.compile("선택한 티켓 일괄 처리하기")).click()
     clicks += 1
     expect(page.locator(".messages")).to_contain_text("10건을 처리했습니다.")
     snap("done")
@@ -75,7 +75,7 @@ def test_bulk_error_path_on_a_phone(page, login, snap, supervisor, operator, mak
     page.get_by_label("보이는 티켓 모두 선택").check()
     expect(page.locator("[data-selected-count=ticket]")).to_have_text("(3건 선택)")
     page.get_by_label("새 담당자").select_option(label=operator.username)
-    page.get_by_role("button", name=re.compile("선택한 티켓에 적용")).click()
+    page.get_by_role("button", name=re.compile("선택한 티켓 일괄 처리하기")).click()
 
     # No reason: the selection comes back ticked, the message sits by the field, focus on it.
     reason = page.get_by_label("사유 (티켓마다 이력에 남습니다)")
@@ -87,7 +87,7 @@ def test_bulk_error_path_on_a_phone(page, login, snap, supervisor, operator, mak
     snap("missing-reason")
     page.get_by_label(tickets[2].reference, exact=True).uncheck()
     reason.fill("담당 조정")
-    page.get_by_role("button", name=re.compile("선택한 티켓에 적용")).click()
+    page.get_by_role("button", name=re.compile("선택한 티켓 일괄 처리하기")).click()
     expect(page.locator(".messages")).to_contain_text("2건을 처리했습니다.")
     expect(page).to_have_url(re.compile(r"/supervisor/$"))
     assert Ticket.objects.filter(assignee=operator).count() == 2
@@ -139,7 +139,7 @@ def test_operations_move_tickets_to_another_board(page, login, snap, operator, m
     page.get_by_label("옮길 게시판").select_option(label=target.name)
     page.get_by_label("사유 (티켓마다 이력에 남습니다)").fill("광주 접수 건으로 확인")
     snap("filled")
-    page.get_by_role("button", name=re.compile("선택한 티켓에 적용")).click()
+    page.get_by_role("button", name=re.compile("선택한 티켓 일괄 처리하기")).click()
     expect(page.locator(".messages")).to_contain_text("2건을 처리했습니다.")
     assert Ticket.objects.filter(board=target).count() == 2
     assert Ticket.objects.get(pk=tickets[2].pk).board_id == tickets[2].board_id
