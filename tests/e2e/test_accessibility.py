@@ -31,6 +31,8 @@ PAGES = {
     "supervisor": "/supervisor/",
     "dead-letters": "/supervisor/messages/",
     "bulk-review": "BULK /",
+    "promise-report": "/supervisor/reports/",
+    "profile": "/profile/",
 }
 
 
