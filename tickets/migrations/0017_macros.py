@@ -20,7 +20,7 @@ def roles_in_step(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('tickets', '0015_one_vocabulary'),
+        ('tickets', '0016_promise_report_indexes'),
     ]
 
     operations = [
