@@ -60,9 +60,9 @@ def test_supervisor_sees_delivery_results_and_retries_a_dead_letter(page, login,
     Message.objects.filter(pk=dead.pk).update(state="dead")
     page.goto("/supervisor/messages/")
     expect(page.locator("#dead")).to_be_visible()
-    box = page.locator(".table-scroll").bounding_box()
+    box = page.locator(".scroll-x:has(#dead)").bounding_box()
     assert box["x"] >= 0 and box["x"] + box["width"] <= 390, box  # the table scrolls inside its box
-    page.locator(".table-scroll").evaluate("el => el.scrollLeft = el.scrollWidth")
+    page.locator(".scroll-x:has(#dead)").evaluate("el => el.scrollLeft = el.scrollWidth")
     expect(page.locator("#dead").get_by_role("button")).to_be_in_viewport()
     snap("dead-letters-390")
     page.goto(f"/tickets/{ticket.reference}/")
