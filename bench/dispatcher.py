@@ -1,7 +1,8 @@
 """Dispatcher cost against rows stored: 10k, 100k and 1M follow-up rows stored, 1% due.
 
 For each size: a fresh database, the data set, then one dispatcher tick (`dispatch_due`), timing
-each batch; EXPLAIN ANALYZE of the claim query; and the same work done the naive way (every
+each batch and counting the SQL statements it runs (savepoints included); EXPLAIN ANALYZE of the
+claim query; and the same work done the naive way (every
 open ticket examined and saved one by one, as common helpdesks' cron jobs do).
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/cstrack_bench .venv/bin/python bench/dispatcher.py
@@ -65,16 +66,25 @@ for size in [int(s) for s in args.sizes.split(",")]:
             _times.append(time.perf_counter() - start)
         return result
 
+    statements = [0]
+
+    def count(execute, sql, params, many, context, _n=statements):
+        _n[0] += 1
+        return execute(sql, params, many, context)
+
     dispatcher._dispatch_batch = timed_batch
-    tick_start = time.perf_counter()
-    outcome = dispatcher.dispatch_due(max_batches=10_000)
-    tick = time.perf_counter() - tick_start
+    with connection.execute_wrapper(count):
+        tick_start = time.perf_counter()
+        outcome = dispatcher.dispatch_due(max_batches=10_000)
+        tick = time.perf_counter() - tick_start
     dispatcher._dispatch_batch = original
     per_batch = statistics.median(batch_times) if batch_times else 0.0
-    per_row = tick / max(outcome.done + outcome.skipped + outcome.held, 1)
+    rows = max(outcome.done + outcome.skipped + outcome.held, 1)
+    per_row, per_row_statements = tick / rows, statements[0] / rows
     print(
         f"  tick: {tick:.2f} s for {outcome.claimed:,} rows ({outcome.done:,} done) in {len(batch_times)} batches; "
-        f"median batch {per_batch * 1000:.1f} ms; {per_row * 1000:.2f} ms/row"
+        f"median batch {per_batch * 1000:.1f} ms; {per_row * 1000:.2f} ms/row; "
+        f"{statements[0]:,} statements = {per_row_statements:.3f} per row"
     )
 
     naive = None
@@ -99,7 +109,13 @@ for size in [int(s) for s in args.sizes.split(",")]:
             f"  naive scan: {naive:.2f} s, {examined:,} open tickets examined and saved one by one "
             f"(without even sending): {naive / tick:.1f}x the dispatcher tick"
         )
-    results[size] = {"per_batch": per_batch, "tick": tick, "per_row": per_row, "naive": naive}
+    results[size] = {
+        "per_batch": per_batch,
+        "tick": tick,
+        "per_row": per_row,
+        "statements": per_row_statements,
+        "naive": naive,
+    }
 
 sizes = sorted(results)
 if len(sizes) > 1:
@@ -113,5 +129,5 @@ for size in sizes:
     naive = f"{r['naive']:.2f} s ({r['naive'] / r['tick']:.1f}x)" if r["naive"] else "-"
     print(
         f"{size:>9,} stored | batch {r['per_batch'] * 1000:7.1f} ms | tick {r['tick']:7.2f} s | "
-        f"{r['per_row'] * 1000:5.2f} ms/row | naive {naive}"
+        f"{r['per_row'] * 1000:5.2f} ms/row | {r['statements']:.3f} statements/row | naive {naive}"
     )

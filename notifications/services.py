@@ -84,6 +84,7 @@ __all__ = [
     "message_retry_dead",
     "messages_apply_reports",
     "messages_deliver",
+    "messages_enqueue_many",
     "outbox_sweep",
     "retry_delay",
     "sms_type",
@@ -212,13 +213,91 @@ def message_enqueue(
 
     Raises DomainValidationError for bad input (nothing is written then).
     """
-    if channel not in Channel.values:
-        raise DomainValidationError({"channel": [f"알 수 없는 채널입니다: {channel}"]})
+    _check_channel(channel)
     key = _check_key(idempotency_key)
     existing = Message.objects.filter(idempotency_key=key).first()
     if existing is not None:
         return existing
+    now = calendar.now()
+    message = _build(
+        now, channel=channel, recipient=recipient, key=key, template=template, context=context,
+        subject=subject, body=body, respect_quiet_hours=respect_quiet_hours, not_before=not_before,
+    )  # fmt: skip
+    with transaction.atomic():  # a savepoint inside the caller's transaction
+        try:
+            with transaction.atomic():
+                message.save(force_insert=True)
+        except IntegrityError:
+            # Another transaction wrote the same key first (and has committed).
+            return Message.objects.get(idempotency_key=key)
+        if message.queued_at is not None:
+            # If the publish fails (broker down) the queued mark is cleared so the next sweep
+            # queues it at once.
+            enqueue_on_commit(
+                delivery_task(), message.pk,
+                on_failure=lambda: Message.objects.filter(pk=message.pk).update(queued_at=None),
+            )  # fmt: skip
+    logger.info(
+        "message %s queued (%s, %s), first attempt at %s",
+        message.pk, channel, message.message_type, message.next_attempt_at.isoformat(),
+    )  # fmt: skip
+    return message
 
+
+def messages_enqueue_many(specs: list[dict]) -> list[Message]:
+    """`message_enqueue` for many messages at once, with a constant number of statements: one
+    look-up of the keys that exist, one INSERT ... ON CONFLICT DO NOTHING for the new rows, one
+    read of their ids; the deliveries due now are published in batches once the transaction
+    commits (`delivery_publish_on_commit`). Each spec holds `message_enqueue`'s keyword arguments; the result is aligned with
+    `specs` (a key given twice, or already stored, yields the same row, as one by one).
+
+    The rules are message_enqueue's (key checks, rendering, normalisation, SMS limits, quiet
+    hours). Raises DomainValidationError if any spec is invalid: nothing is written then, and
+    the caller decides how to isolate the bad one.
+    """
+    if not specs:
+        return []
+    keys = []
+    for spec in specs:
+        _check_channel(spec["channel"])
+        keys.append(_check_key(spec["idempotency_key"]))
+    found = {m.idempotency_key: m for m in Message.objects.filter(idempotency_key__in=set(keys))}
+    now = calendar.now()
+    new: dict[str, Message] = {}
+    for key, spec in zip(keys, specs, strict=True):
+        if key not in found and key not in new:
+            fields = {name: value for name, value in spec.items() if name != "idempotency_key"}
+            new[key] = _build(now, key=key, **fields)
+    if new:
+        Message.objects.bulk_create(new.values(), ignore_conflicts=True)
+        # The ids (ON CONFLICT DO NOTHING returns none). A key another transaction wrote between
+        # the look-up and the insert reads back as that transaction's row, as in message_enqueue.
+        found.update((m.idempotency_key, m) for m in Message.objects.filter(idempotency_key__in=list(new)))
+        due_now = [found[key].pk for key, m in new.items() if m.queued_at is not None]
+        delivery_publish_on_commit(due_now)  # one publish per delivery batch, not per message
+        logger.info("%s message(s) queued in one insert (%s due now)", len(new), len(due_now))
+    return [found[key] for key in keys]
+
+
+def _check_channel(channel: str) -> None:
+    if channel not in Channel.values:
+        raise DomainValidationError({"channel": [f"알 수 없는 채널입니다: {channel}"]})
+
+
+def _build(
+    now: datetime,
+    *,
+    channel: str,
+    recipient: str,
+    key: str,
+    template: MessageTemplate | str | None = None,
+    context: dict | None = None,
+    subject: str = "",
+    body: str = "",
+    respect_quiet_hours: bool = False,
+    not_before: datetime | None = None,
+) -> Message:
+    """The unsaved outbox row: rendered, validated, its first attempt time set (quiet hours)."""
     found = _template(template, channel)
     alimtalk: dict = {}
     if found is not None:
@@ -249,42 +328,27 @@ def message_enqueue(
             Channel.WEBHOOK: MessageType.WEBHOOK,
         }[channel]
 
-    now = calendar.now()
     due = max(now, not_before) if not_before else now
     if respect_quiet_hours and calendar.in_quiet_hours(due):
         due = calendar.next_allowed_send_time(due)
-
-    with transaction.atomic():  # a savepoint inside the caller's transaction
-        try:
-            with transaction.atomic():
-                message = Message.objects.create(
-                    idempotency_key=key,
-                    channel=channel,
-                    template=found,
-                    subject=subject[:200],
-                    body=body,
-                    message_type=message_type,
-                    recipient=value,
-                    recipient_masked=masked,
-                    respect_quiet_hours=respect_quiet_hours,
-                    state=State.PENDING,
-                    not_before=not_before,
-                    next_attempt_at=due,
-                    queued_at=now if due <= now else None,
-                    **alimtalk,
-                )
-        except IntegrityError:
-            # Another transaction wrote the same key first (and has committed).
-            return Message.objects.get(idempotency_key=key)
-        if due <= now:
-            # Marked queued in the same row; if the publish fails (broker down) the mark is
-            # cleared so the next sweep queues it at once.
-            enqueue_on_commit(
-                delivery_task(), message.pk,
-                on_failure=lambda: Message.objects.filter(pk=message.pk).update(queued_at=None),
-            )  # fmt: skip
-    logger.info("message %s queued (%s, %s), first attempt at %s", message.pk, channel, message_type, due.isoformat())
-    return message
+    # Marked queued in the row when due now; if the publish fails (broker down) the mark is
+    # cleared so the next sweep queues it at once.
+    return Message(
+        idempotency_key=key,
+        channel=channel,
+        template=found,
+        subject=subject[:200],
+        body=body,
+        message_type=message_type,
+        recipient=value,
+        recipient_masked=masked,
+        respect_quiet_hours=respect_quiet_hours,
+        state=State.PENDING,
+        not_before=not_before,
+        next_attempt_at=due,
+        queued_at=now if due <= now else None,
+        **alimtalk,
+    )
 
 
 # --- deliver -----------------------------------------------------------------------------------
@@ -448,7 +512,6 @@ def _record_failure(
         next_attempt_at=next_at,
         lease_until=None,
         needs_lookup=needs_lookup,
-        updated_at=now,
     )
     logger.warning(
         "message %s attempt %s via %s failed, retry at %s: %s",

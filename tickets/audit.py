@@ -18,8 +18,9 @@ def actor_user(actor: Actor):
     return actor.user if getattr(actor.user, "pk", None) else None
 
 
-def record(ticket: Ticket, type_: str, actor: Actor, *, at=None, **data) -> TicketEvent:
-    event = TicketEvent.objects.create(
+def event(ticket: Ticket, type_: str, actor: Actor, *, at=None, **data) -> TicketEvent:
+    """An unsaved event, for `record_many`."""
+    return TicketEvent(
         ticket=ticket,
         type=type_,
         actor=actor_user(actor),
@@ -27,5 +28,17 @@ def record(ticket: Ticket, type_: str, actor: Actor, *, at=None, **data) -> Tick
         at=at or calendar.now(),
         data=data,
     )
-    webhooks.publish(event)
-    return event
+
+
+def record(ticket: Ticket, type_: str, actor: Actor, *, at=None, **data) -> TicketEvent:
+    return record_many([event(ticket, type_, actor, at=at, **data)])[0]
+
+
+def record_many(events: list[TicketEvent]) -> list[TicketEvent]:
+    """Append these events (built with `event()`) in one INSERT and fan them out together: the
+    same path as `record`, with a constant number of statements for any number of events."""
+    if not events:
+        return []
+    TicketEvent.objects.bulk_create(events)
+    webhooks.publish_many(events)
+    return events

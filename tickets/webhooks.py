@@ -64,20 +64,32 @@ def _matches(sub: WebhookSubscription, event: TicketEvent) -> bool:
 
 def publish(event: TicketEvent) -> list:
     """Enqueue one outbox message per active subscription that wants this event."""
-    subs = [s for s in WebhookSubscription.objects.filter(active=True).select_related("api_key") if _matches(s, event)]
+    return publish_many([event])
+
+
+def publish_many(events: list[TicketEvent]) -> list:
+    """`publish` for several events: the subscriptions are read once, the messages written in
+    one bulk enqueue."""
+    subs = list(WebhookSubscription.objects.filter(active=True).select_related("api_key"))
     if not subs:
         return []
-    body = json.dumps(event_payload(event), ensure_ascii=False, separators=(",", ":"), default=str)
-    return [
-        outbox.message_enqueue(
-            channel="webhook",
-            recipient=sub.target_url,
-            idempotency_key=f"{KEY_PREFIX}:{sub.pk}:{event.pk}",
-            subject=f"ticket.{event.type}",
-            body=body,
-        )
-        for sub in subs
-    ]
+    specs = []
+    for event in events:
+        wanted = [sub for sub in subs if _matches(sub, event)]
+        if not wanted:
+            continue
+        body = json.dumps(event_payload(event), ensure_ascii=False, separators=(",", ":"), default=str)
+        specs += [
+            {
+                "channel": "webhook",
+                "recipient": sub.target_url,
+                "idempotency_key": f"{KEY_PREFIX}:{sub.pk}:{event.pk}",
+                "subject": f"ticket.{event.type}",
+                "body": body,
+            }
+            for sub in wanted
+        ]
+    return outbox.messages_enqueue_many(specs)
 
 
 def subscription_for_message(message) -> WebhookSubscription | None:

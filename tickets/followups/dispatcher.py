@@ -4,10 +4,18 @@ Follow-ups are rows, never broker ETAs: a beat task calls `dispatch_due()` every
 claims due rows with SELECT ... FOR UPDATE SKIP LOCKED in batches, so any number of workers and
 a duplicated beat act on each row once. Each message a follow-up sends carries the idempotency
 key `followup:<id>:<recipient>`, so even a row processed twice yields one message.
+
+A batch is carried out as a set, with a constant number of statements whatever its size: the
+rows it needs are read together (tickets, their pending follow-ups, delegations), every decision
+is taken in Python, then the outbox messages, follow-ups, tickets and audit events are written
+in bulk and the next due times refreshed once. If the bulk write fails, it is rolled back (a
+savepoint) and the batch is carried out again one row at a time through the same code, each row
+in its own savepoint: the row that fails is marked for a retry, the others go through once.
 """
 
 import logging
-from dataclasses import dataclass
+from collections import defaultdict
+from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.db import transaction
@@ -26,7 +34,7 @@ from tickets.models import (
     FollowUpState,
     Ticket,
 )
-from tickets.privacy.delegation import contact_is_covered
+from tickets.privacy.delegation import covered_ticket_ids
 from tickets.reports import digest
 
 logger = logging.getLogger(__name__)
@@ -53,8 +61,8 @@ def dispatch_due(*, batch_size: int | None = None, max_batches: int = 50) -> Dis
     total = DispatchResult()
     for _ in range(max_batches):
         result = _dispatch_batch(batch_size or settings.FOLLOWUP_BATCH_SIZE)
-        for field in total.__dataclass_fields__:
-            setattr(total, field, getattr(total, field) + getattr(result, field))
+        for name in total.__dataclass_fields__:
+            setattr(total, name, getattr(total, name) + getattr(result, name))
         if result.claimed - result.deferred == 0:
             break
     return total
@@ -81,83 +89,173 @@ def _dispatch_batch(batch_size: int) -> DispatchResult:
         .select_related("kind", "board", "assignee")
         .filter(pk__in=ticket_ids)
     }
+    ready, digests = [], []
     for fu in claimed:
-        ticket = tickets.get(fu.ticket_id)
-        if ticket is None and fu.ticket_id is not None:
+        if fu.ticket_id is None:  # a member of staff's morning digest (tickets.reports.digest)
+            digests.append(fu)
+        elif fu.ticket_id in tickets:
+            fu.ticket = tickets[fu.ticket_id]
+            ready.append(fu)
+        else:
             result.deferred += 1
-            continue
-        fu.ticket = ticket
-        try:
+    try:
+        if ready:
             with transaction.atomic():
-                # A follow-up without a ticket is a member of staff's morning digest.
-                outcome = _carry_out(fu, ticket, now) if ticket is not None else digest.carry_out(fu, now)
-        except Exception:
-            logger.exception("follow-up %s failed", fu.pk, extra={"ticket": ticket.reference if ticket else ""})
-            fu.attempts += 1
-            fu.state = ST.FAILED if fu.attempts >= 3 else ST.SCHEDULED
-            fu.due_at = calendar.after_seconds(now, 60 * fu.attempts)
-            fu.reason = "처리 중 오류 (재시도)" if fu.state == ST.SCHEDULED else "처리 중 오류로 실패"
-            fu.save(update_fields=["attempts", "state", "due_at", "reason", "updated_at"])
-            result.failed += 1
-            continue
-        setattr(result, outcome, getattr(result, outcome) + 1)
+                _add(result, _carry_out(ready, now))
+    except Exception:
+        logger.exception("bulk dispatch of %s follow-ups failed; carrying them out one by one", len(ready))
+        for fu in ready:
+            _carry_out_alone(result, fu, now, lambda fu=fu: _carry_out([fu], now))
+    for fu in digests:  # one per member of staff and day: one at a time
+        _carry_out_alone(result, fu, now, lambda fu=fu: {digest.carry_out(fu, now): 1})
     refresh_next_due(tickets)
     return result
 
 
-def _close(fu: FollowUp, state: str, reason: str, message=None) -> None:
-    fu.state, fu.reason = state, reason[:300]
-    fu.completed_at = calendar.now() if state == ST.DONE else None
-    if message is not None:
-        fu.message = message
-    fu.save(update_fields=["state", "reason", "completed_at", "message", "updated_at"])
+def _add(result: DispatchResult, counts: dict) -> None:
+    for outcome, n in counts.items():
+        setattr(result, outcome, getattr(result, outcome) + n)
 
 
-def _carry_out(fu: FollowUp, ticket: Ticket, now) -> str:
+def _carry_out_alone(result: DispatchResult, fu: FollowUp, now, work) -> None:
+    """Carry out one follow-up in its own savepoint; if it fails it is retried later (3 tries)."""
+    try:
+        with transaction.atomic():
+            _add(result, work())
+    except Exception:
+        ticket = fu.ticket if fu.ticket_id is not None else None
+        logger.exception("follow-up %s failed", fu.pk, extra={"ticket": ticket.reference if ticket else ""})
+        _mark_failed(fu, now)
+        fu.save(update_fields=["attempts", "state", "due_at", "reason", "updated_at"])
+        result.failed += 1
+
+
+def _mark_failed(fu: FollowUp, now) -> None:
+    fu.attempts += 1
+    fu.state = ST.FAILED if fu.attempts >= 3 else ST.SCHEDULED
+    fu.due_at = calendar.after_seconds(now, 60 * fu.attempts)
+    fu.reason = "처리 중 오류 (재시도)" if fu.state == ST.SCHEDULED else "처리 중 오류로 실패"
+
+
+@dataclass
+class _Plan:
+    """What carrying out one follow-up comes to, decided before anything is written."""
+
+    fu: FollowUp
+    outcome: str  # a DispatchResult field: done, held, skipped
+    state: str
+    reason: str
+    messages: list[dict] = field(default_factory=list)  # outbox specs; the first is the follow-up's message
+    breach: bool = False
+
+
+def _carry_out(fus: list[FollowUp], now) -> dict:
+    """Carry out these claimed follow-ups (their tickets locked) with a constant number of
+    statements; returns the count per outcome. Writes nothing to `fus` or their tickets until
+    every write has gone through, so a failed attempt can be repeated from the same objects."""
+    tickets = {fu.ticket_id: fu.ticket for fu in fus}
+    pending = defaultdict(list)
+    for row in (
+        FollowUp.objects.filter(ticket_id__in=tickets, state__in=PENDING_FOLLOWUP_STATES)
+        .order_by("due_at", "id")
+        .only("ticket_id", "action", "due_at", "marks_breach")
+    ):
+        pending[row.ticket_id].append(row)
+    covered = covered_ticket_ids(tickets.values())
+    breached = {pk for pk, t in tickets.items() if t.breached_at}
+
+    plans = []
+    for fu in fus:
+        plan = _decide(fu, fu.ticket, pending[fu.ticket_id], fu.ticket_id in covered, breached, now)
+        if plan.state != ST.HELD:  # closed: no longer pending for the next row of this ticket
+            pending[fu.ticket_id] = [p for p in pending[fu.ticket_id] if p.pk != fu.pk]
+        plans.append(plan)
+
+    specs = [spec for plan in plans for spec in plan.messages]
+    messages = iter(outbox.messages_enqueue_many(specs))
+    first_message = {}
+    for plan in plans:
+        sent = [next(messages) for _ in plan.messages]
+        if sent:
+            first_message[plan.fu.pk] = sent[0]
+    newly_breached = {plan.fu.ticket_id: plan for plan in plans if plan.breach}
+    if newly_breached:
+        Ticket.objects.filter(pk__in=newly_breached).update(breached_at=now)
+        audit.record_many(
+            [
+                audit.event(
+                    tickets[pk],
+                    EventType.BREACHED,
+                    SYSTEM,
+                    at=now,
+                    followup=plan.fu.pk,
+                    due_at=plan.fu.due_at.isoformat(),
+                )
+                for pk, plan in newly_breached.items()
+            ]
+        )
+    updated = [
+        FollowUp(
+            pk=plan.fu.pk,
+            state=plan.state,
+            reason=plan.reason[:300],
+            completed_at=now if plan.state == ST.DONE else plan.fu.completed_at if plan.state == ST.HELD else None,
+            message_id=first_message[plan.fu.pk].pk if plan.fu.pk in first_message else plan.fu.message_id,
+            updated_at=now,
+        )
+        for plan in plans
+    ]
+    FollowUp.objects.bulk_update(updated, ["state", "reason", "completed_at", "message", "updated_at"])
+
+    # Every write went through: the objects follow.
+    counts = defaultdict(int)
+    for plan, row in zip(plans, updated, strict=True):
+        fu = plan.fu
+        fu.state, fu.reason, fu.completed_at, fu.updated_at = row.state, row.reason, row.completed_at, now
+        if fu.pk in first_message:
+            fu.message = first_message[fu.pk]
+        counts[plan.outcome] += 1
+    for pk in newly_breached:
+        tickets[pk].breached_at = now
+    return counts
+
+
+def _decide(fu: FollowUp, ticket: Ticket, pending: list[FollowUp], covered: bool, breached: set, now) -> _Plan:
     conditions = fu.policy.conditions if fu.policy else {}
     if conditions.get("skip_if_status") and ticket.status in conditions["skip_if_status"]:
-        _close(fu, ST.SKIPPED, f"'{ticket.get_status_display()}' 상태라 생략")
-        return "skipped"
+        return _skip(fu, f"'{ticket.get_status_display()}' 상태라 생략")
     if conditions.get("skip_if_outcome") and ticket.outcome:
-        _close(fu, ST.SKIPPED, "기한 전에 처리 결과가 기록됨")
-        return "skipped"
-    if conditions.get("skip_if_callbacks_done"):
-        open_callbacks = FollowUp.objects.filter(
-            ticket=ticket, action=Action.CALL_BACK, state__in=PENDING_FOLLOWUP_STATES
-        )
-        if not open_callbacks.exists():
-            _close(fu, ST.SKIPPED, "회신 전화가 이미 완료됨")
-            return "skipped"
+        return _skip(fu, "기한 전에 처리 결과가 기록됨")
+    if conditions.get("skip_if_callbacks_done") and not any(p.action == Action.CALL_BACK for p in pending):
+        return _skip(fu, "회신 전화가 이미 완료됨")
     wanted = conditions.get("hold_until_outcome_in")
     if wanted:
         if not ticket.outcome:
-            fu.state, fu.reason = ST.HELD, "처리 결과를 기다리는 중 (결과 기록 시 발송)"
-            fu.save(update_fields=["state", "reason", "updated_at"])
-            return "held"
+            return _Plan(fu, "held", ST.HELD, "처리 결과를 기다리는 중 (결과 기록 시 발송)")
         if ticket.outcome not in wanted:
-            _close(fu, ST.SKIPPED, f"처리 결과 '{ticket.kind.outcome_label(ticket.outcome)}'에는 안내하지 않음")
-            return "skipped"
+            return _skip(fu, f"처리 결과 '{ticket.kind.outcome_label(ticket.outcome)}'에는 안내하지 않음")
 
     if fu.action == Action.CUSTOMER_MESSAGE:
-        return _send_customer_message(fu, ticket)
-    if fu.marks_breach and not ticket.breached_at:
-        Ticket.objects.filter(pk=ticket.pk).update(breached_at=now)
-        ticket.breached_at = now
-        audit.record(ticket, EventType.BREACHED, SYSTEM, at=now, followup=fu.pk, due_at=fu.due_at.isoformat())
-    return _send_staff_notice(fu, ticket)
+        return _customer_message(fu, ticket, pending, covered)
+    plan = _staff_notice(fu, ticket, pending)
+    if fu.marks_breach and ticket.pk not in breached:
+        breached.add(ticket.pk)
+        plan.breach = True
+    return plan
 
 
-def _send_customer_message(fu: FollowUp, ticket: Ticket) -> str:
+def _skip(fu: FollowUp, reason: str) -> _Plan:
+    return _Plan(fu, "skipped", ST.SKIPPED, reason)
+
+
+def _customer_message(fu: FollowUp, ticket: Ticket, pending: list[FollowUp], covered: bool) -> _Plan:
     template = fu.policy.template if fu.policy else None
     if template is None:
-        _close(fu, ST.SKIPPED, "템플릿이 없어 생략")
-        return "skipped"
+        return _skip(fu, "템플릿이 없어 생략")
     if ticket.consent_withdrawn_at or ticket.contact_purged_at:
-        _close(fu, ST.SKIPPED, "동의 철회 또는 연락처 삭제로 생략")
-        return "skipped"
-    if not contact_is_covered(ticket):
-        _close(fu, ST.SKIPPED, "제3자 연락처에 대한 위임 기록이 없어 생략")
-        return "skipped"
+        return _skip(fu, "동의 철회 또는 연락처 삭제로 생략")
+    if not covered:
+        return _skip(fu, "제3자 연락처에 대한 위임 기록이 없어 생략")
     if template.channel == "sms":
         recipient = ticket.customer_phone
     else:
@@ -167,21 +265,18 @@ def _send_customer_message(fu: FollowUp, ticket: Ticket) -> str:
             or ticket.sensitive_details.get("email")
         )
     if not recipient:
-        _close(fu, ST.SKIPPED, "고객 연락처가 없어 생략")
-        return "skipped"
+        return _skip(fu, "고객 연락처가 없어 생략")
     if template.channel == "sms" and not pii.is_mobile(recipient):
-        _close(fu, ST.SKIPPED, "휴대폰 번호가 아니어서 문자를 보낼 수 없어 생략")
-        return "skipped"
-    message = outbox.message_enqueue(
-        channel=template.channel,
-        recipient=recipient,
-        template=template,
-        context=message_context(ticket, fu),
-        idempotency_key=f"followup:{fu.pk}:customer",
-        respect_quiet_hours=True,
-    )
-    _close(fu, ST.DONE, "고객 메시지 발송 대기열에 등록", message=message)
-    return "done"
+        return _skip(fu, "휴대폰 번호가 아니어서 문자를 보낼 수 없어 생략")
+    message = {
+        "channel": template.channel,
+        "recipient": recipient,
+        "template": template,
+        "context": message_context(ticket, fu, pending),
+        "idempotency_key": f"followup:{fu.pk}:customer",
+        "respect_quiet_hours": True,
+    }
+    return _Plan(fu, "done", ST.DONE, "고객 메시지 발송 대기열에 등록", messages=[message])
 
 
 def _staff_recipients(fu: FollowUp, ticket: Ticket) -> list[tuple[str, str]]:
@@ -199,16 +294,15 @@ def _staff_recipients(fu: FollowUp, ticket: Ticket) -> list[tuple[str, str]]:
     return recipients
 
 
-def _send_staff_notice(fu: FollowUp, ticket: Ticket) -> str:
+def _staff_notice(fu: FollowUp, ticket: Ticket, pending: list[FollowUp]) -> _Plan:
     template = fu.policy.template if fu.policy else None
     recipients = _staff_recipients(fu, ticket)
     if not recipients:
-        _close(fu, ST.DONE, "알림 받을 사람이 설정되지 않음 (화면에만 표시)")
-        return "done"
-    context = message_context(ticket, fu)
-    first = None
+        return _Plan(fu, "done", ST.DONE, "알림 받을 사람이 설정되지 않음 (화면에만 표시)")
+    context = message_context(ticket, fu, pending)
+    messages = []
     for channel, address in recipients:
-        kwargs = (
+        content = (
             {"template": template}
             if template is not None and channel == template.channel
             else {
@@ -216,9 +310,13 @@ def _send_staff_notice(fu: FollowUp, ticket: Ticket) -> str:
                 "body": f"{ticket.reference} ({ticket.kind.name}) {fu.get_action_display()}: {context['ticket_url']}",
             }
         )
-        message = outbox.message_enqueue(
-            channel=channel, recipient=address, context=context, idempotency_key=f"followup:{fu.pk}:{channel}", **kwargs
+        messages.append(
+            {
+                "channel": channel,
+                "recipient": address,
+                "context": context,
+                "idempotency_key": f"followup:{fu.pk}:{channel}",
+                **content,
+            }
         )
-        first = first or message
-    _close(fu, ST.DONE, f"{fu.get_action_display()} 발송 대기열에 등록", message=first)
-    return "done"
+    return _Plan(fu, "done", ST.DONE, f"{fu.get_action_display()} 발송 대기열에 등록", messages=messages)

@@ -21,13 +21,26 @@ from tickets.models import (
 class _Source:
     ticket: Ticket
     fu: FollowUp | None
+    # The ticket's pending follow-ups by due time, when the caller has them already (the
+    # dispatcher reads them for a whole batch at once); else they are read when needed.
+    pending: list[FollowUp] | None = None
 
     @cached_property
     def promise(self) -> FollowUp | None:
         """What was promised by when: the pending call back, else the nearest deadline that would
         breach (a reminder about a penalty request names its D+3), else this duty's own time."""
-        pending = self.ticket.followups.filter(state__in=PENDING_FOLLOWUP_STATES).order_by("due_at")
-        return pending.filter(action=Action.CALL_BACK).first() or pending.filter(marks_breach=True).first() or self.fu
+        pending = self.pending
+        if pending is None:
+            pending = list(
+                self.ticket.followups.filter(state__in=PENDING_FOLLOWUP_STATES)
+                .order_by("due_at", "id")
+                .only("action", "due_at", "marks_breach")
+            )
+        return (
+            next((p for p in pending if p.action == Action.CALL_BACK), None)
+            or next((p for p in pending if p.marks_breach), None)
+            or self.fu
+        )
 
 
 def _incident_date(s: _Source) -> str:
@@ -63,8 +76,8 @@ def placeholder_descriptions() -> dict[str, str]:
     return {name: description for name, (description, _fill) in PLACEHOLDERS.items()}
 
 
-def message_context(ticket: Ticket, fu: FollowUp | None = None) -> dict:
-    source = _Source(ticket, fu)
+def message_context(ticket: Ticket, fu: FollowUp | None = None, pending: list[FollowUp] | None = None) -> dict:
+    source = _Source(ticket, fu, pending)
     return {name: fill(source) for name, (_description, fill) in PLACEHOLDERS.items()}
 
 

@@ -35,12 +35,21 @@ def contact_is_covered(ticket: Ticket) -> bool:
     """May the ticket's own contact be used (revealed, messaged)? Always, unless its basis says
     the contact is a third party: then only while an active delegation record names that
     number (or, for a contact without a phone, while any record is active)."""
-    if ticket.consent_basis != ConsentBasis.THIRD_PARTY_DELEGATED:
-        return True
-    active = ticket.delegations.filter(revoked_at__isnull=True)
-    if ticket.customer_phone_hash:
-        active = active.filter(third_party_phone_hash=ticket.customer_phone_hash)
-    return active.exists()
+    return ticket.pk in covered_ticket_ids([ticket])
+
+
+def covered_ticket_ids(tickets) -> set[int]:
+    """`contact_is_covered` for many tickets: the ids of those whose contact may be used, with
+    at most one query (for the third-party ones)."""
+    covered = {t.pk for t in tickets if t.consent_basis != ConsentBasis.THIRD_PARTY_DELEGATED}
+    third_party = {t.pk: t for t in tickets if t.pk not in covered}
+    if third_party:
+        active = ThirdPartyDelegation.objects.filter(ticket_id__in=third_party, revoked_at__isnull=True)
+        for ticket_id, phone_hash in active.values_list("ticket_id", "third_party_phone_hash"):
+            wanted = third_party[ticket_id].customer_phone_hash
+            if not wanted or phone_hash == wanted:
+                covered.add(ticket_id)
+    return covered
 
 
 def _choice_error(value, choices) -> list[str]:
