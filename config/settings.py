@@ -83,6 +83,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "tickets.webhooks.SubscriptionsPerRequestMiddleware",  # webhook subscriptions read once a request
 ]
 
 ROOT_URLCONF = "config.urls"

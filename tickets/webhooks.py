@@ -13,6 +13,8 @@ message's idempotency key, so no secret is ever put in a task argument or a mess
 
 import json
 import secrets
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import timedelta
 
 from django.db import transaction
@@ -62,6 +64,47 @@ def _matches(sub: WebhookSubscription, event: TicketEvent) -> bool:
     return True
 
 
+# The active subscriptions, read once per request (see `subscriptions_read_once`); None outside.
+_request_cache: ContextVar[dict | None] = ContextVar("webhook_subscriptions", default=None)
+
+
+@contextmanager
+def subscriptions_read_once():
+    """Within this block the active subscriptions are read from the database once (the first
+    event published) and reused; the subscription services below forget them when they change
+    one. Entered for every HTTP request by `SubscriptionsPerRequestMiddleware`."""
+    token = _request_cache.set({})
+    try:
+        yield
+    finally:
+        _request_cache.reset(token)
+
+
+class SubscriptionsPerRequestMiddleware:
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        with subscriptions_read_once():
+            return self.get_response(request)
+
+
+def active_subscriptions() -> list[WebhookSubscription]:
+    cache = _request_cache.get()
+    if cache is not None and "active" in cache:
+        return cache["active"]
+    found = list(WebhookSubscription.objects.filter(active=True).select_related("api_key"))
+    if cache is not None:
+        cache["active"] = found
+    return found
+
+
+def _forget_subscriptions() -> None:
+    cache = _request_cache.get()
+    if cache is not None:
+        cache.clear()
+
+
 def publish(event: TicketEvent) -> list:
     """Enqueue one outbox message per active subscription that wants this event."""
     return publish_many([event])
@@ -70,7 +113,7 @@ def publish(event: TicketEvent) -> list:
 def publish_many(events: list[TicketEvent]) -> list:
     """`publish` for several events: the subscriptions are read once, the messages written in
     one bulk enqueue."""
-    subs = list(WebhookSubscription.objects.filter(active=True).select_related("api_key"))
+    subs = active_subscriptions()
     if not subs:
         return []
     specs = []
@@ -126,6 +169,7 @@ def subscription_create(*, name: str, target_url: str, event_types=(), api_key=N
         errors["target_url"] = [exc.reason]
     if errors:
         raise DomainValidationError(errors)
+    _forget_subscriptions()
     return WebhookSubscription.objects.create(
         name=name.strip()[:100],
         target_url=target_url,
@@ -137,6 +181,7 @@ def subscription_create(*, name: str, target_url: str, event_types=(), api_key=N
 
 @transaction.atomic
 def subscription_rotate_secret(sub: WebhookSubscription) -> WebhookSubscription:
+    _forget_subscriptions()
     sub = WebhookSubscription.objects.select_for_update().get(pk=sub.pk)
     sub.previous_secret, sub.secret, sub.secret_rotated_at = sub.secret, new_secret(), calendar.now()
     sub.save(update_fields=["previous_secret", "secret", "secret_rotated_at"])
@@ -144,6 +189,7 @@ def subscription_rotate_secret(sub: WebhookSubscription) -> WebhookSubscription:
 
 
 def subscription_deactivate(sub: WebhookSubscription) -> WebhookSubscription:
+    _forget_subscriptions()
     WebhookSubscription.objects.filter(pk=sub.pk).update(active=False)
     sub.active = False
     return sub

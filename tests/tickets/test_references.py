@@ -76,3 +76,10 @@ def test_references_unique_under_concurrency():
     assert len(refs) == threads_n
     assert sorted(refs) == [f"CS-20261123-{n:04d}" for n in range(1, threads_n + 1)]
     assert Ticket.objects.count() == threads_n
+
+
+def test_the_counter_upsert_names_the_sequence_table():
+    from tickets.lifecycle.references import NEXT_NUMBER_SQL
+    from tickets.models import DailySequence
+
+    assert f"INSERT INTO {DailySequence._meta.db_table} " in NEXT_NUMBER_SQL

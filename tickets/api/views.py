@@ -130,7 +130,12 @@ class TicketViewSet(mixins.ListModelMixin, ApiViewSet):
         if "assignee" in data:
             data["assignee"] = _user_by_username(data["assignee"])
         ticket = services.ticket_create(actor=actor_for(request.user), **data)
-        return self._respond(ticket, status.HTTP_201_CREATED, Location=f"/api/v1/tickets/{ticket.reference}/")
+        # No re-read: the service returns the row as it wrote it (kind, board, schema attached).
+        return Response(
+            s.TicketSerializer(ticket, context={"request": request}).data,
+            status=status.HTTP_201_CREATED,
+            headers={"ETag": etag_for(ticket), "Location": f"/api/v1/tickets/{ticket.reference}/"},
+        )
 
     @extend_schema(
         summary="Change editable fields (If-Match required)",

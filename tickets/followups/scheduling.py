@@ -7,7 +7,7 @@ staff are in `tickets.followups.changes`.
 
 import logging
 
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import OuterRef, Q, Subquery
 
 from cstrack import calendar
@@ -113,36 +113,45 @@ def _details_match(ticket: Ticket, wanted: dict) -> bool:
     return True
 
 
-def schedule(ticket: Ticket, trigger: str, *, anchor, occurrence: str, status: str = "") -> list[FollowUp]:
-    """Create the follow-ups that `trigger` calls for. Runs inside the trigger's transaction."""
+def schedule(
+    ticket: Ticket, trigger: str, *, anchor, occurrence: str, status: str = "", fresh: bool = False
+) -> list[FollowUp]:
+    """Create the follow-ups that `trigger` calls for. Runs inside the trigger's transaction.
+
+    Idempotent per (policy, ticket, occurrence): the rows are inserted together with ON CONFLICT
+    DO NOTHING on their dedupe key, after a look-up of the keys that exist, skipped when the
+    ticket is `fresh` (inserted by this transaction: it has no follow-ups yet). Returns the rows
+    scheduled by this call (unsaved copies: the bulk insert does not return their ids)."""
     policies = FollowUpPolicy.objects.filter(Q(kind=ticket.kind) | Q(kind__isnull=True), trigger=trigger, active=True)
     if status:
         policies = policies.filter(trigger_status=status)
-    created = []
+    rows = []
     for policy in policies.select_related("template"):
         if not _details_match(ticket, policy.conditions.get("details")):
             continue
         paused = ticket.status == Status.WAITING_CUSTOMER and policy.pauses_when_waiting
-        row = FollowUp(
-            ticket=ticket,
-            policy=policy,
-            action=policy.action,
-            due_at=due_time(policy, anchor),
-            state=ST.PAUSED if paused else ST.SCHEDULED,
-            marks_breach=policy.marks_breach,
-            pauses_when_waiting=policy.pauses_when_waiting,
-            dedupe_key=f"{policy.code}:{ticket.pk}:{occurrence}"[:120],
-            reason=policy.name,
+        rows.append(
+            FollowUp(
+                ticket=ticket,
+                policy=policy,
+                action=policy.action,
+                due_at=due_time(policy, anchor),
+                state=ST.PAUSED if paused else ST.SCHEDULED,
+                marks_breach=policy.marks_breach,
+                pauses_when_waiting=policy.pauses_when_waiting,
+                dedupe_key=f"{policy.code}:{ticket.pk}:{occurrence}"[:120],
+                reason=policy.name,
+            )
         )
-        try:
-            with transaction.atomic():
-                row.save()
-        except IntegrityError:  # this trigger occurrence already scheduled it
-            continue
-        created.append(row)
-    if created:
+    if rows and not fresh:  # this trigger occurrence may have scheduled them already
+        done = set(
+            FollowUp.objects.filter(dedupe_key__in=[r.dedupe_key for r in rows]).values_list("dedupe_key", flat=True)
+        )
+        rows = [r for r in rows if r.dedupe_key not in done]
+    if rows:
+        FollowUp.objects.bulk_create(rows, ignore_conflicts=True)
         refresh_next_due([ticket])
-    return created
+    return rows
 
 
 # --- Reactions to ticket changes --------------------------------------------------------------

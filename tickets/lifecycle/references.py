@@ -1,24 +1,23 @@
 """Readable ticket references, CS-<KST date>-<number of the day>."""
 
-from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db import connection
 
 from cstrack import calendar
-from tickets.models import DailySequence
 
 REFERENCE_PREFIX = "CS"
+# DailySequence's table (tests/tickets/test_references.py checks the name).
+NEXT_NUMBER_SQL = (
+    "INSERT INTO tickets_dailysequence (day, last) VALUES (%s, 1) "
+    "ON CONFLICT (day) DO UPDATE SET last = tickets_dailysequence.last + 1 RETURNING last"
+)
 
 
 def next_reference(received_at) -> str:
+    """The next reference of the receipt's KST day, in one statement: an upsert of the day's
+    counter that returns the new number (PostgreSQL and SQLite ≥ 3.35 both speak it). The row
+    stays locked until the caller's transaction ends, so numbers are never handed out twice."""
     day = calendar.kst_date(received_at)
-    for _attempt in range(5):
-        try:
-            with transaction.atomic():
-                DailySequence.objects.get_or_create(day=day)
-        except IntegrityError:  # another request created today's row first
-            continue
-        break
-    updated = DailySequence.objects.filter(day=day).update(last=F("last") + 1)
-    assert updated == 1
-    number = DailySequence.objects.get(day=day).last
+    with connection.cursor() as cursor:
+        cursor.execute(NEXT_NUMBER_SQL, [connection.ops.adapt_datefield_value(day)])
+        (number,) = cursor.fetchone()
     return f"{REFERENCE_PREFIX}-{day:%Y%m%d}-{number:04d}"

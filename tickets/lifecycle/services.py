@@ -145,21 +145,28 @@ def ticket_create(
         raise DomainValidationError(errors)
     ticket.reference = next_reference(received_at)
     ticket.save()
-    audit.record(
-        ticket,
-        EventType.CREATED,
-        actor,
-        kind=kind.code,
-        status=ticket.status,
-        board=ticket.board.code,
-        schema_version=schema_version.version,
-        customer_phone=ticket.customer_phone_masked,
-        consent_basis=ticket.consent_basis,
-        routed_to=ticket.routed_to,
-    )
+    events = [
+        audit.event(
+            ticket,
+            EventType.CREATED,
+            actor,
+            kind=kind.code,
+            status=ticket.status,
+            board=ticket.board.code,
+            schema_version=schema_version.version,
+            customer_phone=ticket.customer_phone_masked,
+            consent_basis=ticket.consent_basis,
+            routed_to=ticket.routed_to,
+        )
+    ]
     if ticket.consent_basis:
-        audit.record(ticket, EventType.CONSENT, actor, basis=ticket.consent_basis, relation=ticket.delegation_relation)
-    followups.schedule(ticket, Trigger.TICKET_RECEIVED, anchor=received_at, occurrence="created")
+        events.append(
+            audit.event(
+                ticket, EventType.CONSENT, actor, basis=ticket.consent_basis, relation=ticket.delegation_relation
+            )
+        )
+    audit.record_many(events)
+    followups.schedule(ticket, Trigger.TICKET_RECEIVED, anchor=received_at, occurrence="created", fresh=True)
     return ticket
 
 
