@@ -20,9 +20,7 @@ def _statements(queries, text: str) -> int:
 
 @pytest.fixture
 def subscriptions(db):
-    return [
-        webhooks.subscription_create(name=f"hook-{i}", target_url=f"https://hooks.example/{i}") for i in range(2)
-    ]
+    return [webhooks.subscription_create(name=f"hook-{i}", target_url=f"https://hooks.example/{i}") for i in range(2)]
 
 
 def test_create_answers_with_the_ticket_as_stored_in_few_round_trips(api, subscriptions):
