@@ -1,6 +1,7 @@
 """API under load on loopback: gunicorn (sync workers) on PostgreSQL, wrk as the load
 generator. Reports p50/p99 and requests/s for creating tickets, listing tickets and the overdue
-queue's first page, at each stored size; and the query count of each list at each size.
+queue's first page, at each stored size; and the query count of each list and of a create at
+each size.
 
     apt-get install -y wrk    # the load generator, from Debian
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/cstrack_bench .venv/bin/python bench/api_load.py --sizes 10000,1000000
@@ -92,7 +93,30 @@ for size in [int(s) for s in args.sizes.split(",")]:
         with CaptureQueriesContext(connection) as ctx:
             assert client.get(path).status_code == 200
         counts[name] = len(ctx.captured_queries)
-    print(f"  queries per request: list {counts['list']}, overdue first page {counts['overdue']}")
+    body = {
+        "kind": "driver-penalty-request",
+        "driver_id": "DRV-1",
+        "channel": "phone",
+        "customer_phone": "010-2345-0001",
+        "consent_basis": "existing_member",
+        "member_id": "M-0",
+        "details": {
+            "penalty_board": "koc",
+            "call_type": "own_normal",
+            "violation": "no_show",
+            "incident_date": "2026-11-20",
+            "description": "load",
+            "feedback_requested": True,
+        },
+    }
+    client.post("/api/v1/tickets/", body, content_type="application/json")  # the key's first use is written once
+    with CaptureQueriesContext(connection) as ctx:
+        assert client.post("/api/v1/tickets/", body, content_type="application/json").status_code == 201
+    counts["create"] = len(ctx.captured_queries)  # BEGIN and COMMIT included
+    print(
+        f"  queries per request: list {counts['list']}, overdue first page {counts['overdue']}, "
+        f"create {counts['create']}"
+    )
     connection.close()
 
     port = free_port()

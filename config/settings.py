@@ -222,6 +222,9 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CSTRACK_BROKER_PUBLISH_TIMEOUT = env.float("BROKER_PUBLISH_TIMEOUT", default=2.0)
 FOLLOWUP_DISPATCH_INTERVAL = env.float("FOLLOWUP_DISPATCH_INTERVAL", default=60.0)
 FOLLOWUP_BATCH_SIZE = env.int("FOLLOWUP_BATCH_SIZE", default=200)
+# The overdue queue's summary of the whole queue is shared by every reader for up to this long
+# (refreshed by beat every minute); 0: count it on every request.
+QUEUE_SUMMARY_MAX_AGE_SECONDS = env.int("QUEUE_SUMMARY_MAX_AGE_SECONDS", default=60)
 OUTBOX_SWEEP_INTERVAL = env.float("OUTBOX_SWEEP_INTERVAL", default=60.0)
 CELERY_BROKER_CONNECTION_TIMEOUT = CSTRACK_BROKER_PUBLISH_TIMEOUT
 CELERY_BEAT_SCHEDULE = {
@@ -229,6 +232,7 @@ CELERY_BEAT_SCHEDULE = {
     "schedule-morning-digests": {"task": "tickets.schedule_morning_digests", "schedule": 900.0},
     "sweep-outbox": {"task": "notifications.sweep_outbox", "schedule": OUTBOX_SWEEP_INTERVAL},
     "purge-expired-idempotency-keys": {"task": "cstrack.purge_expired_idempotency_keys", "schedule": 3600.0},
+    "refresh-overdue-rollup": {"task": "tickets.refresh_overdue_rollup", "schedule": 60.0},
     "purge-expired-personal-data": {
         "task": "tickets.purge_expired_personal_data",
         "schedule": crontab(hour=3, minute=30),

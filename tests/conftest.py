@@ -76,6 +76,14 @@ def _fake_dns_for_documentation_names(monkeypatch):
 
 
 @pytest.fixture(autouse=True)
+def _queue_summary_counted_live(settings):
+    """The overdue summary is counted on every request in tests, so it is exact right after each
+    change; the shared rollup (QUEUE_SUMMARY_MAX_AGE_SECONDS) has its own tests
+    (tests/tickets/test_overdue_rollup.py)."""
+    settings.QUEUE_SUMMARY_MAX_AGE_SECONDS = 0
+
+
+@pytest.fixture(autouse=True)
 def _seed_defaults(request):
     """Transactional tests empty every table afterwards, data-migration rows included; put the
     seed kinds, policies, templates and role groups back for the tests that follow."""

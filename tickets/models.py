@@ -283,9 +283,11 @@ class Ticket(TimeStampedModel):
             models.Index(fields=["breached_at"], condition=Q(breached_at__isnull=False), name="ticket_breached"),
             # Covering (PostgreSQL): the queue's counts by kind, board, assignee and age are
             # read from the index alone, not from one heap page per overdue ticket.
+            # Keyed in the queue's order (next due, received, id), so the first page of overdue
+            # tickets is an ordered index-only read that stops after the page.
             models.Index(
-                fields=["next_due_at"],
-                include=["kind", "board", "assignee", "received_at", "breached_at"],
+                fields=["next_due_at", "received_at", "id"],
+                include=["kind", "board", "assignee", "breached_at"],
                 condition=Q(status__in=OPEN_STATUSES),
                 name="ticket_open_next_due",
             ),
@@ -293,6 +295,14 @@ class Ticket(TimeStampedModel):
             # first-contact counts by receipt date come from this index, not the wide rows.
             models.Index(
                 fields=["received_at"], include=["id", "kind", "board", "assignee"], name="ticket_received_groups"
+            ),
+            # The overdue queue's API pages (ordered by receipt, stable cursor): an ordered
+            # index-only read that stops after a page of overdue tickets (see OverdueQueueViewSet).
+            models.Index(
+                fields=["received_at", "id"],
+                include=["next_due_at", "breached_at"],
+                condition=Q(status__in=OPEN_STATUSES),
+                name="ticket_open_received",
             ),
         ]
 

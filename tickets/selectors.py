@@ -1,6 +1,11 @@
 """Read-side queries: repeat contacts, penalty history, overdue and breached queues."""
 
-from django.db.models import Count, F, Q, QuerySet, Window
+from datetime import datetime
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.cache import cache
+from django.db.models import BooleanField, Count, ExpressionWrapper, F, Q, QuerySet, Window
 from django.db.models.functions import Coalesce
 from django.db.models.lookups import GreaterThan, LessThanOrEqual
 
@@ -8,7 +13,7 @@ from cstrack import calendar, pii
 from cstrack.errors import DomainValidationError
 from tickets.followups.ownership import callback_owner_q
 from tickets.kinds import behaviours, parking
-from tickets.models import OPEN_STATUSES, PENDING_FOLLOWUP_STATES, Action, FollowUp, Ticket
+from tickets.models import OPEN_STATUSES, PENDING_FOLLOWUP_STATES, Action, Board, FollowUp, Ticket, TicketKind
 
 UNASSIGNED = "(미배정)"
 # Penalty history and the season-pass month count tickets of every kind that names the behaviour.
@@ -130,6 +135,20 @@ def age_condition(bucket: str, now) -> Q:
     return cond
 
 
+def overdue_head(queue, now, limit: int) -> list[Ticket]:
+    """The first `limit` tickets of an overdue queue (`overdue_tickets`, maybe narrowed, as of
+    `now`) in its order. The page's ids come from the index alone, in its two disjoint parts:
+    tickets with an overdue duty (an ordered read of `ticket_open_next_due` that stops at
+    `limit`), then breached tickets with none (few); then the page's rows are read by id. One
+    query over the `OR` would fetch and sort every overdue ticket's row."""
+    ids = list(queue.filter(next_due_at__lt=now).values_list("pk", flat=True)[:limit])
+    if len(ids) < limit:
+        rest = queue.filter(breached_at__isnull=False).exclude(next_due_at__lt=now)
+        ids += rest.values_list("pk", flat=True)[: limit - len(ids)]
+    rows = queue.order_by().in_bulk(ids)
+    return [rows[pk] for pk in ids if pk in rows]
+
+
 def overdue_summary(queryset, now=None) -> dict:
     """Counts by kind, board, assignee and age bucket for a queue (ages from the oldest missed due
     time), computed in the database whatever the queue's length.
@@ -138,6 +157,13 @@ def overdue_summary(queryset, now=None) -> dict:
     PostgreSQL visit one heap page per overdue ticket: tickets with an overdue duty (read from the
     covering index on open tickets' next due time alone) and breached tickets with none (few)."""
     now = now or calendar.now()
+    rows = _overdue_groups(queryset, now, "kind__name", "board__name", "assignee__username")
+    summary = _summarise(rows, "kind__name", "board__name", "assignee__username")
+    summary["as_of"] = now
+    return summary
+
+
+def _overdue_groups(queryset, now, *fields) -> list[dict]:
     base = queryset.order_by()
     parts = [
         base.filter(next_due_at__lt=now),
@@ -147,17 +173,21 @@ def overdue_summary(queryset, now=None) -> dict:
     counts = {"n": Count("*"), "breached": Count("breached_at")}
     for label in calendar.AGE_BUCKETS:
         counts[label] = Count("received_at", filter=age_condition(label, now))
+    # One grouped query per part; the totals are the groups' sums.
+    return [row for part in parts for row in part.values(*fields).annotate(**counts).order_by()]
+
+
+def _summarise(rows, kind: str, board: str, assignee: str) -> dict:
     totals = dict.fromkeys(["total", "breached", *calendar.AGE_BUCKETS], 0)
     by_kind, by_board, by_assignee = {}, {}, {}
-    for part in parts:  # one grouped query per part; the totals are the groups' sums
-        for row in part.values("kind__name", "board__name", "assignee__username").annotate(**counts).order_by():
-            totals["total"] += row["n"]
-            for key in ("breached", *calendar.AGE_BUCKETS):
-                totals[key] += row[key]
-            by_kind[row["kind__name"]] = by_kind.get(row["kind__name"], 0) + row["n"]
-            by_board[row["board__name"]] = by_board.get(row["board__name"], 0) + row["n"]
-            who = row["assignee__username"] or UNASSIGNED
-            by_assignee[who] = by_assignee.get(who, 0) + row["n"]
+    for row in rows:
+        totals["total"] += row["n"]
+        for key in ("breached", *calendar.AGE_BUCKETS):
+            totals[key] += row[key]
+        by_kind[row[kind]] = by_kind.get(row[kind], 0) + row["n"]
+        by_board[row[board]] = by_board.get(row[board], 0) + row["n"]
+        who = row[assignee] or UNASSIGNED
+        by_assignee[who] = by_assignee.get(who, 0) + row["n"]
     return {
         "total": totals["total"],
         "breached": totals["breached"],
@@ -166,6 +196,68 @@ def overdue_summary(queryset, now=None) -> dict:
         "by_assignee": by_assignee,
         "by_age": {bucket: totals[bucket] for bucket in calendar.AGE_BUCKETS},
     }
+
+
+# --- The shared summary of the whole queue -------------------------------------------------------
+
+ROLLUP_CACHE_KEY = "tickets:overdue-rollup:v1"
+
+
+def overdue_rollup_refresh(now=None) -> dict:
+    """Count the whole overdue queue once, grouped by kind, board, assignee and breached or not,
+    and keep it in the cache for `overdue_summary_shared`. Run by beat every minute, and by a
+    request that finds no fresh copy. Costs what `overdue_summary` costs (it grows with the
+    overdue tickets); the readers' cost does not."""
+    now = now or calendar.now()
+    queue = Ticket.objects.filter(status__in=OPEN_STATUSES).annotate(
+        is_breached=ExpressionWrapper(Q(breached_at__isnull=False), output_field=BooleanField())
+    )
+    groups = _overdue_groups(queue, now, "kind_id", "board_id", "assignee_id", "is_breached")
+    kinds = {pk: (code, name) for pk, code, name in TicketKind.objects.values_list("pk", "code", "name")}
+    boards = {pk: (code, name) for pk, code, name in Board.objects.values_list("pk", "code", "name")}
+    assignees = {row["assignee_id"] for row in groups} - {None}
+    users = dict(get_user_model().objects.filter(pk__in=assignees).values_list("pk", "username")) if assignees else {}
+    rows = []
+    for row in groups:
+        kind, board = kinds[row.pop("kind_id")], boards[row.pop("board_id")]
+        who = users.get(row.pop("assignee_id"))
+        rows.append(
+            {**row, "kind": kind[0], "kind_name": kind[1], "board": board[0], "board_name": board[1], "who": who}
+        )
+    rollup = {"as_of": now.isoformat(), "rows": rows}
+    cache.set(ROLLUP_CACHE_KEY, rollup, timeout=max(60, 2 * _rollup_max_age()))
+    return rollup
+
+
+def _rollup_max_age() -> int:
+    return int(getattr(settings, "QUEUE_SUMMARY_MAX_AGE_SECONDS", 60))
+
+
+def overdue_summary_shared(now=None, *, kind: str = "", board: str = "", breached_only: bool = False) -> dict | None:
+    """The summary of the whole queue (optionally one kind's, one board's, or its breached
+    tickets'), as `overdue_summary` gives it, read from the shared rollup: a constant cost
+    whatever the queue's length. The counts are as of the rollup's time (`as_of`, at most
+    QUEUE_SUMMARY_MAX_AGE_SECONDS old; the ages are counted at that time); an older or missing
+    rollup is counted afresh. None when the setting is 0 (always count live)."""
+    max_age = _rollup_max_age()
+    if max_age <= 0:
+        return None
+    now = now or calendar.now()
+    rollup = cache.get(ROLLUP_CACHE_KEY)
+    as_of = datetime.fromisoformat(rollup["as_of"]) if rollup else None
+    if as_of is None or not (0 <= (now - as_of).total_seconds() <= max_age):
+        rollup = overdue_rollup_refresh(now)
+        as_of = now
+    rows = [
+        row
+        for row in rollup["rows"]
+        if (not kind or row["kind"] == kind)
+        and (not board or row["board"] == board)
+        and (not breached_only or row["is_breached"])
+    ]
+    summary = _summarise(rows, "kind_name", "board_name", "who")
+    summary["as_of"] = as_of
+    return summary
 
 
 def callbacks_due_for(user, *, until=None) -> QuerySet:

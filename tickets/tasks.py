@@ -25,6 +25,14 @@ def schedule_morning_digests():
     digest.schedule_digests()
 
 
+@shared_task(name="tickets.refresh_overdue_rollup", ignore_result=True)
+def refresh_overdue_rollup():
+    """Run by beat every minute: the overdue queue's shared counts (see selectors)."""
+    from tickets.selectors import overdue_rollup_refresh
+
+    overdue_rollup_refresh()
+
+
 @shared_task(name="tickets.purge_expired_personal_data", ignore_result=True)
 def purge_expired_personal_data():
     """Run daily by beat."""

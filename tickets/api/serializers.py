@@ -331,6 +331,10 @@ class OverdueSummarySerializer(serializers.Serializer):
         child=serializers.IntegerField(), help_text='By assignee username; unassigned as "(미배정)".'
     )
     by_age = serializers.DictField(child=serializers.IntegerField())
+    as_of = serializers.DateTimeField(
+        help_text="When these counts were taken: up to a minute before the request for the whole queue "
+        "(a shared count refreshed every minute), the request's time when filtered or scoped."
+    )
 
 
 class OverdueTicketSerializer(TicketSerializer):

@@ -1,7 +1,7 @@
 """API views: parse, call a service or selector, serialize. No rules here."""
 
 from django.contrib.auth import get_user_model
-from django.db.models import Max, OuterRef, Prefetch, Subquery
+from django.db.models import F, Max, OuterRef, Prefetch, Subquery
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view, inline_serializer
@@ -534,12 +534,15 @@ class MessageViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSe
 # --- Queues --------------------------------------------------------------------------------------
 
 
+PAGING_PARAMS = {"cursor", "page_size"}
+
+
 class OverduePagination(ApiViewMixin.pagination_class):
     ordering = ("received_at", "id")
 
     def get_paginated_response(self, data):
         response = super().get_paginated_response(data)
-        response.data["summary"] = self.summary
+        response.data["summary"] = s.OverdueSummarySerializer(self.summary).data
         return response
 
     def get_paginated_response_schema(self, schema):
@@ -560,15 +563,29 @@ class OverdueQueueViewSet(mixins.ListModelMixin, ApiViewSet):
     required_perms = {"list": "tickets.view_ticket"}
 
     def get_queryset(self):
-        qs = (
-            selectors.overdue_tickets(calendar.now())
-            .select_related("schema_version")
-            .defer("customer_phone", "customer_email")
-        )
+        # Narrow on purpose: the page is chosen from an index alone (ticket_open_received: in
+        # receipt order, stopping after a page); list() then reads that page's rows in full.
+        qs = selectors.overdue_tickets(calendar.now()).select_related(None).only("id", "received_at")
         return access.visible_tickets(self.request.user, qs)
 
+    def list(self, request, *args, **kwargs):
+        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        ids = [ticket.pk for ticket in page]
+        full = (
+            selectors.ticket_list()
+            .select_related("schema_version")
+            .defer("customer_phone", "customer_email")
+            .annotate(oldest_due=F("next_due_at"))
+            .in_bulk(ids)
+        )
+        rows = [full[pk] for pk in ids if pk in full]
+        return self.get_paginated_response(self.get_serializer(rows, many=True).data)
+
     def paginate_queryset(self, queryset):
-        self.paginator.summary = selectors.overdue_summary(queryset, calendar.now())
+        now, shared = calendar.now(), None
+        if access.is_unrestricted(self.request.user) and not set(self.request.query_params) - PAGING_PARAMS:
+            shared = selectors.overdue_summary_shared(now)  # the whole queue: the shared rollup
+        self.paginator.summary = shared or selectors.overdue_summary(queryset, now)
         return super().paginate_queryset(queryset)
 
 
