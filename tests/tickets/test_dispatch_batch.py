@@ -115,16 +115,16 @@ def test_a_failed_bulk_leaves_no_partial_writes(create, operator_actor, monkeypa
     """When the bulk path raises after some of its writes, they are rolled back before the rows
     are carried out one by one: every event and message exists once."""
     tickets = _penalties(create, operator_actor, with_outcome=0, without=3)
-    real_bulk_update = FollowUp.objects.bulk_update
+    real_update = dispatcher._update_followups  # the batch's last write
     calls = {"n": 0}
 
-    def fail_first_bulk_update(objs, fields, **kwargs):
+    def fail_first_update(now, **columns):
         calls["n"] += 1
         if calls["n"] == 1:
             raise RuntimeError("connection lost mid-batch")
-        return real_bulk_update(objs, fields, **kwargs)
+        return real_update(now, **columns)
 
-    monkeypatch.setattr(FollowUp.objects, "bulk_update", fail_first_bulk_update)
+    monkeypatch.setattr(dispatcher, "_update_followups", fail_first_update)
     result, _ = _dispatch_counting()
     assert (result.claimed, result.done, result.held, result.failed) == (6, 3, 3, 0)
     assert calls["n"] == 1 + 6  # the bulk attempt, then one per row
