@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('tickets', '0009_ticket_next_due_at'),
+        ('tickets', '0010_morning_digest'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
