@@ -5,6 +5,8 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from cstrack.errors import DomainValidationError
+from notifications import services as outbox_services
 from notifications.models import Message
 from tickets import webhooks
 from tickets.followups import dispatcher
@@ -78,11 +80,19 @@ def test_statements_per_batch_do_not_grow_with_its_rows(create, operator_actor, 
 
 
 def test_a_failing_row_neither_loses_nor_repeats_the_others(
-    create, operator_actor, published, django_capture_on_commit_callbacks
+    create, operator_actor, published, django_capture_on_commit_callbacks, monkeypatch
 ):
     tickets = _penalties(create, operator_actor, with_outcome=4, without=0)
     bad = tickets[1]
-    Ticket.objects.filter(pk=bad.pk).update(customer_phone="12")  # cannot be normalised: enqueue refuses it
+    Ticket.objects.filter(pk=bad.pk).update(customer_phone="+821099990000")
+    real_normalise = outbox_services.normalise_phone
+
+    def refuse_one(raw, *args, **kwargs):  # the outbox refuses this one recipient
+        if raw == "+821099990000":
+            raise DomainValidationError({"recipient": ["수신 거부된 번호"]})
+        return real_normalise(raw, *args, **kwargs)
+
+    monkeypatch.setattr(outbox_services, "normalise_phone", refuse_one)
     bad_sms = FollowUp.objects.get(ticket=bad, action=Action.CUSTOMER_MESSAGE)
 
     with django_capture_on_commit_callbacks(execute=True):
