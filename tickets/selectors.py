@@ -135,18 +135,20 @@ def age_condition(bucket: str, now) -> Q:
     return cond
 
 
-def overdue_head(queue, now, limit: int) -> list[Ticket]:
+def overdue_head(queue, now, limit: int, *, rows: QuerySet | None = None, total: int | None = None) -> list[Ticket]:
     """The first `limit` tickets of an overdue queue (`overdue_tickets`, maybe narrowed, as of
-    `now`) in its order. The page's ids come from the index alone, in its two disjoint parts:
-    tickets with an overdue duty (an ordered read of `ticket_open_next_due` that stops at
-    `limit`), then breached tickets with none (few); then the page's rows are read by id. One
-    query over the `OR` would fetch and sort every overdue ticket's row."""
-    ids = list(queue.filter(next_due_at__lt=now).values_list("pk", flat=True)[:limit])
-    if len(ids) < limit:
-        rest = queue.filter(breached_at__isnull=False).exclude(next_due_at__lt=now)
-        ids += rest.values_list("pk", flat=True)[: limit - len(ids)]
-    rows = queue.order_by().in_bulk(ids)
-    return [rows[pk] for pk in ids if pk in rows]
+    `now`) in its order, read as its two disjoint parts: tickets with an overdue duty (their ids
+    from an ordered read of `ticket_open_next_due` that stops at `limit`), then breached tickets
+    with none (few; skipped when `total`, the queue's length counted now, says the first part
+    holds it all). Each part's rows are read by those ids from `rows` (default: `ticket_list()`).
+    One query over the `OR` would fetch and sort every overdue ticket's row."""
+    rows = (ticket_list() if rows is None else rows).annotate(oldest_due=F("next_due_at"))
+    rows = rows.order_by(F("next_due_at").asc(nulls_last=True), "received_at")
+    found = list(rows.filter(pk__in=queue.filter(next_due_at__lt=now).values("pk")[:limit]))
+    if len(found) < limit and (total is None or total > len(found)):
+        rest = queue.filter(breached_at__isnull=False).exclude(next_due_at__lt=now).values("pk")
+        found += rows.filter(pk__in=rest[: limit - len(found)])
+    return found
 
 
 def overdue_summary(queryset, now=None) -> dict:

@@ -550,8 +550,8 @@ QUEUE_COLUMNS = (
 )  # fmt: skip
 
 
-def _queue_rows(qs, now, limit=queries.QUEUE_LIMIT):
-    rows = selectors.overdue_head(qs, now, limit) if limit else list(qs)
+def _queue_rows(qs, now, limit=queries.QUEUE_LIMIT, *, rows=None, total=None):
+    rows = selectors.overdue_head(qs, now, limit, rows=rows, total=total) if limit else list(qs)
     for t in rows:
         since = t.oldest_due or t.received_at
         t.age_label = present.age_label(calendar.age_bucket(since, now))
@@ -566,12 +566,15 @@ def _queue_rows(qs, now, limit=queries.QUEUE_LIMIT):
 def supervisor_queue(request):
     now = calendar.now()
     qs, filters = _supervisor_filters(request, now)
-    summary = None
+    summary, live_total = None, None
     if not filters["agent"] and not filters["age"]:  # kind, board and breached narrow the shared rollup
         summary = selectors.overdue_summary_shared(
             now, kind=filters["kind"], board=filters["board"], breached_only=filters["breached"] == "1"
         )
-    summary = summary or selectors.overdue_summary(qs, now)
+    if summary is None:
+        summary = selectors.overdue_summary(qs, now)
+        live_total = summary["total"]
+    page_rows = selectors.ticket_list().select_related("created_by").only(*QUEUE_COLUMNS)
     base = request.GET.copy()
     base.pop("age", None)
     chips = []
@@ -584,7 +587,7 @@ def supervisor_queue(request):
     summary["by_age"] = chips
     summary["all_ages_query"] = base.urlencode()
     context = {
-        "rows": _queue_rows(qs.only(*QUEUE_COLUMNS), now),
+        "rows": _queue_rows(qs, now, rows=page_rows, total=live_total),
         "summary": summary,
         "filters": filters,
         "query": request.GET.urlencode(),
