@@ -83,6 +83,17 @@ def _queue_summary_counted_live(settings):
     settings.QUEUE_SUMMARY_MAX_AGE_SECONDS = 0
 
 
+@pytest.fixture
+def shared_queue_summary(settings):
+    """The shared overdue rollup switched on (a minute), with an empty cache before and after."""
+    from django.core.cache import cache
+
+    settings.QUEUE_SUMMARY_MAX_AGE_SECONDS = 60
+    cache.clear()
+    yield
+    cache.clear()
+
+
 @pytest.fixture(autouse=True)
 def _seed_defaults(request):
     """Transactional tests empty every table afterwards, data-migration rows included; put the

@@ -5,7 +5,6 @@ from datetime import datetime, timedelta
 
 import pytest
 import time_machine
-from django.core.cache import cache
 
 from cstrack.calendar import KST
 from tickets.models import Ticket
@@ -13,16 +12,8 @@ from tickets.tasks import refresh_overdue_rollup
 
 from ..tickets.conftest import VALID
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("shared_queue_summary")]
 MOMENT = datetime(2026, 11, 25, 12, 0, tzinfo=KST)
-
-
-@pytest.fixture(autouse=True)
-def _shared(settings):
-    settings.QUEUE_SUMMARY_MAX_AGE_SECONDS = 60
-    cache.clear()
-    yield
-    cache.clear()
 
 
 def test_whole_queue_from_the_rollup_filtered_and_scoped_counted_live(

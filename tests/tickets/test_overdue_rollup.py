@@ -5,7 +5,6 @@ from datetime import timedelta
 
 import pytest
 import time_machine
-from django.core.cache import cache
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
@@ -16,15 +15,7 @@ from tickets.models import Ticket
 
 from .conftest import VALID, at, kst
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _shared(settings):
-    settings.QUEUE_SUMMARY_MAX_AGE_SECONDS = 60
-    cache.clear()
-    yield
-    cache.clear()
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("shared_queue_summary")]
 
 
 @pytest.fixture
