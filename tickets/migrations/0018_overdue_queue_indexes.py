@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('tickets', '0015_one_vocabulary'),
+        ('tickets', '0017_macros'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
