@@ -1,5 +1,10 @@
-"""Roles are Django groups with permissions; this module names them and what each may do.
-`ensure_roles()` (run by a migration and by the demo command) keeps the groups in step."""
+"""The default roles: Django groups and the permissions they start with. This is seed data, not
+the rule: the access policy (`tickets.access.policy`) reads each user's real permissions, so an
+administrator who edits a group in the admin changes what its members may do, in the console
+and the API alike. `ensure_roles()` (the demo command, tests) resets the groups to these
+defaults; migrations only add what a release introduces."""
+
+from cstrack.auth import group_names
 
 AGENT = "agent"
 OPERATIONS = "operations"
@@ -9,8 +14,10 @@ ADMINISTRATOR = "administrator"
 ROLE_LABELS = {AGENT: "상담사", OPERATIONS: "운영 관리자", SUPERVISOR: "슈퍼바이저", ADMINISTRATOR: "시스템 관리자"}
 
 _TICKET_VIEW = ["tickets.view_ticket", "tickets.view_ticketkind", "tickets.view_followup", "tickets.view_ticketevent"]
+# Without it a user sees only the tickets of the boards they belong to and those assigned to them.
+VIEW_ALL_BOARDS = "tickets.view_all_boards"
 ROLE_PERMISSIONS = {
-    AGENT: [*_TICKET_VIEW, "tickets.add_ticket", "tickets.change_ticket", "tickets.add_recontact"],
+    AGENT: [*_TICKET_VIEW, VIEW_ALL_BOARDS, "tickets.add_ticket", "tickets.change_ticket", "tickets.add_recontact"],
     OPERATIONS: [
         *_TICKET_VIEW,
         "tickets.change_ticket",
@@ -20,7 +27,9 @@ ROLE_PERMISSIONS = {
     ],
     SUPERVISOR: [
         *_TICKET_VIEW,
+        VIEW_ALL_BOARDS,
         "tickets.add_ticket",
+        "tickets.add_recontact",
         "tickets.change_ticket",
         "tickets.record_outcome",
         "tickets.reveal_contact",
@@ -54,12 +63,5 @@ def ensure_roles(apps=None):
 
 
 def user_roles(user) -> set[str]:
-    """The user's role names; read once per user object (one request), as the console's
-    capabilities and the visibility rules both ask."""
-    if not user or not user.is_authenticated:
-        return set()
-    cached = getattr(user, "_cstrack_roles", None)
-    if cached is None:
-        cached = frozenset(g.name for g in user.groups.all()) | ({ADMINISTRATOR} if user.is_superuser else set())
-        user._cstrack_roles = cached
-    return set(cached)
+    """The user's role names, for labels only (what a user may do comes from permissions)."""
+    return set(group_names(user)) | ({ADMINISTRATOR} if getattr(user, "is_superuser", False) else set())

@@ -311,6 +311,7 @@ class Ticket(TimeStampedModel):
             ("record_outcome", _("처리 결과 기록")),
             ("manage_followups", _("후속 조치 변경")),
             ("download_attachment", _("첨부파일 내려받기")),
+            ("view_all_boards", _("모든 게시판의 티켓 보기")),
         ]
 
     def save(self, *args, **kwargs):

@@ -36,10 +36,10 @@ def _make(make_ticket, agent, n, start=0):
             ticket = make_ticket(
                 customer_phone="010-1234-5678", consent_basis="newly_collected", assignee=agent, driver_id=f"DRV-{i}"
             )
-            from cstrack.actors import Actor
+            from cstrack.actors import SYSTEM
 
             if i % 2 == 0:  # half get an outcome (D+3 SMS), half stay overdue (breach alert)
-                services.ticket_record_outcome(ticket, outcome="warning", actor=Actor.for_user(agent))
+                services.ticket_record_outcome(ticket, outcome="warning", actor=SYSTEM)  # agents may not
     with time_machine.travel(dt.datetime(2026, 11, 20, 10, 0, tzinfo=KST), tick=False):
         dispatcher.dispatch_due()
 

@@ -63,7 +63,7 @@ def test_ticket_page(request, login, who, make_ticket, rows, django_assert_max_n
     ticket = make_ticket(driver_id="DRV-9")
     for _ in range(rows - 1):
         make_ticket(driver_id="DRV-9")  # penalty history rows
-    actor = services.Actor.for_user(user)
+    actor = services.Actor.for_user(request.getfixturevalue("agent"))  # agents log re-contacts
     start = calendar.now()
     for i in range(rows):  # events and follow-ups; 11 minutes apart, so none is merged
         with time_machine.travel(calendar.after_seconds(start, i * 660), tick=False):

@@ -47,3 +47,13 @@ def cs_ticket(make_ticket):
         customer_phone="010-2468-1357",
         consent_basis="newly_collected",
     )
+
+
+@pytest.fixture
+def operator(operator):
+    """Operations staff work their boards' queues: this one is on every board (the access
+    policy shows operations staff only their boards' tickets)."""
+    from tickets.models import Board
+
+    operator.boards.add(*Board.objects.all())
+    return operator

@@ -166,3 +166,13 @@ def create(db, actor):
         )
 
     return _create
+
+
+@pytest.fixture
+def operator(operator):
+    """Operations staff work their boards' queues: this one is on every board (the access
+    policy shows operations staff only their boards' tickets)."""
+    from tickets.models import Board
+
+    operator.boards.add(*Board.objects.all())
+    return operator

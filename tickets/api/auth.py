@@ -5,28 +5,17 @@ whose permissions come from the key's scopes."""
 from rest_framework import authentication, exceptions
 
 from cstrack.actors import Actor
+from tickets.access.policy import key_permissions
 
 from .keys import apikey_verify
 
-READ_PERMS = frozenset(
-    {
-        "tickets.view_ticket",
-        "tickets.view_ticketkind",
-        "tickets.view_followup",
-        "tickets.view_ticketevent",
-        "notifications.view_message",
-    }
-)
-WRITE_PERMS = frozenset(
-    {"tickets.add_ticket", "tickets.change_ticket", "tickets.record_outcome", "tickets.add_recontact"}
-)
-FOLLOWUP_PERMS = frozenset({"tickets.manage_followups"})
-
 
 class ApiClient:
-    """request.user for an API key. Never holds `tickets.reveal_contact`: unmasked contact data
-    is for console users with that permission only."""
+    """request.user for an API key. Its permissions are its scopes' (the access policy's
+    `key_permissions`); never `tickets.reveal_contact`: unmasked contact data is for console
+    users with that permission only."""
 
+    is_api_key = True
     is_authenticated = True
     is_anonymous = False
     is_active = True
@@ -37,14 +26,7 @@ class ApiClient:
 
     def __init__(self, key):
         self.key = key
-        perms = set()
-        if key.can_read:
-            perms |= READ_PERMS
-        if key.can_write:
-            perms |= WRITE_PERMS
-        if key.can_manage_followups:
-            perms |= FOLLOWUP_PERMS
-        self.perms = frozenset(perms)
+        self.perms = key_permissions(key)
 
     def get_username(self) -> str:
         return f"integration:{self.key.name}"

@@ -1,4 +1,4 @@
-"""The base of every API view: authentication, permissions by role, throttling per key, cursor
+"""The base of every API view: authentication, the access policy, throttling per key, cursor
 pagination, JSON only, problem-details errors and Idempotency-Key on POST. Views built on it
 do not depend on settings.REST_FRAMEWORK (only DEFAULT_THROTTLE_RATES["api_user"] is read)."""
 
@@ -17,6 +17,7 @@ from rest_framework.settings import api_settings
 
 from cstrack import pii
 from cstrack.errors import DomainValidationError
+from tickets.access import policy
 
 from . import idempotency
 from .auth import ApiClient, ApiKeyAuthentication, SessionAuthentication, client_id
@@ -26,9 +27,11 @@ from .schema import ApiAutoSchema
 DEFAULT_USER_RATE = "1200/min"
 
 
-class RolePermission(permissions.BasePermission):
-    """The view names the permission each action needs (`required_perms`, by viewset action or
-    HTTP method); a key's scopes and a user's role groups grant them."""
+class PolicyPermission(permissions.BasePermission):
+    """The view names the access-policy action each of its actions is (`policy_actions`, by
+    viewset action or HTTP method); the policy says whether the caller may ever do it (a key's
+    scopes and a user's group permissions). Whether they may do it to one object is decided by
+    the policy when the view loads the object (invisible: 404) and by the service (403)."""
 
     message = "이 작업을 할 권한이 없습니다."
 
@@ -37,11 +40,14 @@ class RolePermission(permissions.BasePermission):
             return False
         if hasattr(view, "action_map") and view.action is None:
             return True  # a method this resource does not have: let the view answer 405
-        perms = getattr(view, "required_perms", {})
-        perm = perms.get(getattr(view, "action", None)) or perms.get(request.method) or perms.get("*")
-        if perm is None:
-            return False
-        return all(request.user.has_perm(p) for p in ([perm] if isinstance(perm, str) else perm))
+        actions = getattr(view, "policy_actions", {})
+        name = actions.get(getattr(view, "action", None)) or actions.get(request.method) or actions.get("*")
+        if name is None:
+            return False  # an endpoint without a policy decision is refused
+        if policy.may(request.user, name):
+            return True
+        self.message = policy.ACTIONS[name].refusal
+        return False
 
 
 class ClientRateThrottle(throttling.SimpleRateThrottle):
@@ -131,14 +137,14 @@ class CursorPagination(pagination.CursorPagination):
 
 class ApiViewMixin:
     authentication_classes = [ApiKeyAuthentication, SessionAuthentication]
-    permission_classes = [RolePermission]
+    permission_classes = [PolicyPermission]
     throttle_classes = [ClientRateThrottle]
     pagination_class = CursorPagination
     renderer_classes = [JSONRenderer]
     parser_classes = [JSONParser]
     filter_backends = []
     schema = ApiAutoSchema()
-    required_perms: dict = {}
+    policy_actions: dict = {}
 
     _idempotency_record = None
 
@@ -148,7 +154,7 @@ class ApiViewMixin:
     def permission_denied(self, request, message=None, code=None):
         if request.authenticators and not request.successful_authenticator:
             raise exceptions.NotAuthenticated("인증 정보가 없습니다. API 키 또는 로그인이 필요합니다.")
-        raise exceptions.PermissionDenied(detail=message or RolePermission.message, code=code)
+        raise exceptions.PermissionDenied(detail=message or PolicyPermission.message, code=code)
 
     # --- Idempotency-Key ---------------------------------------------------------------------
 

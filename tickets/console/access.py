@@ -1,88 +1,60 @@
-"""Who may see which console page. Roles come from `cstrack.roles` (one query for the groups);
-what a role may do comes from its permission list there. Services still check permissions
-themselves on every change (reveal, follow-up edits); this only decides what the console shows."""
+"""What the console shows each user: a thin adapter over the access policy
+(`tickets.access.policy`), which reads the user's real group permissions. The console only
+asks; the services enforce the same policy on every change."""
 
-from dataclasses import dataclass, field
 from functools import wraps
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 
 from cstrack import roles
+from tickets.access import policy
 
 
-@dataclass(frozen=True)
 class Capabilities:
-    roles: frozenset = field(default_factory=frozenset)
-    perms: frozenset = field(default_factory=frozenset)
+    """`caps` in the templates: one property per thing a page may offer, each a policy action."""
 
-    def can(self, perm: str) -> bool:
-        return "*" in self.perms or perm in self.perms
+    def __init__(self, user):
+        self.user = user
 
-    @property
-    def view_tickets(self):
-        return self.can("tickets.view_ticket")
+    def may(self, action: str, obj=None) -> bool:
+        return policy.may(self.user, action, obj)
 
-    @property
-    def download_attachments(self):
-        return self.can("tickets.download_attachment")
-
-    @property
-    def log_tickets(self):
-        return self.can("tickets.add_ticket")
-
-    @property
-    def log_recontact(self):
-        return self.can("tickets.add_recontact") or self.can("tickets.add_ticket")
-
-    @property
-    def record_outcome(self):
-        return self.can("tickets.record_outcome")
-
-    @property
-    def change_ticket(self):
-        return self.can("tickets.change_ticket")
-
-    @property
-    def reveal_contact(self):
-        return self.can("tickets.reveal_contact")
-
-    @property
-    def manage_followups(self):
-        return self.can("tickets.manage_followups")
-
-    @property
-    def retry_messages(self):
-        return self.can("notifications.change_message")
+    view_tickets = property(lambda self: self.may("view_ticket"))
+    download_attachments = property(lambda self: self.may("download_attachment"))
+    log_tickets = property(lambda self: self.may("create_ticket"))
+    log_recontact = property(lambda self: self.may("log_recontact"))
+    record_outcome = property(lambda self: self.may("record_outcome"))
+    change_ticket = property(lambda self: self.may("update_ticket"))
+    reveal_contact = property(lambda self: self.may("reveal_contact"))
+    manage_followups = property(lambda self: self.may("view_followup_queues"))
+    retry_messages = property(lambda self: self.may("retry_message"))
 
     @property
     def role_labels(self):
-        return [roles.ROLE_LABELS[r] for r in roles.ROLE_LABELS if r in self.roles]
+        names = roles.user_roles(self.user)
+        return [label for role, label in roles.ROLE_LABELS.items() if role in names]
 
 
 def capabilities(request) -> Capabilities:
     cached = getattr(request, "_console_caps", None)
     if cached is None:
-        names = roles.user_roles(request.user)
-        perms = set()
-        for name in names:
-            perms.update(roles.ROLE_PERMISSIONS.get(name, []))
-        cached = Capabilities(roles=frozenset(names), perms=frozenset(perms))
-        request._console_caps = cached
+        cached = request._console_caps = Capabilities(request.user)
     return cached
 
 
-def requires(capability: str):
-    """Login required, and the user's role must grant `capability` (a Capabilities property)."""
+def requires(action: str):
+    """Login required, and the policy must let the user do `action` (to some object)."""
 
     def decorator(view):
         @wraps(view)
         @login_required
         def wrapped(request, *args, **kwargs):
-            if not getattr(capabilities(request), capability):
+            if not policy.may(request.user, action):
                 raise PermissionDenied
             return view(request, *args, **kwargs)
 
+        wrapped.policy_action = action
         return wrapped
 
     return decorator

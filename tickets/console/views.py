@@ -30,7 +30,7 @@ from tickets.privacy import consent, contact
 from tickets.privacy import delegation as delegation_services
 
 from .. import selectors
-from ..api import access
+from ..access import policy as access
 from ..models import (
     Board,
     Channel,
@@ -92,8 +92,8 @@ def _safe_next(request, fallback):
 
 
 def _ticket_or_404(request, reference):
-    """The ticket, if this user may see it (operations staff: their boards' tickets and those
-    assigned to them, as in the API); anything else is a 404, so its existence does not leak."""
+    """The ticket, if the access policy lets this user see it; anything else is a 404, so its
+    existence does not leak."""
     try:
         return access.ensure_visible(request.user, services.ticket_get(reference))
     except NotFound:
@@ -122,9 +122,11 @@ def home(request):
 # --- New ticket ---------------------------------------------------------------------------------
 
 
-@requires("log_tickets")
+@requires("create_ticket")
 def ticket_new(request):
-    kinds = list(TicketKind.objects.filter(active=True).select_related("default_board"))
+    kinds = list(
+        access.visible_kinds(request.user, TicketKind.objects.filter(active=True)).select_related("default_board")
+    )
     code = request.POST.get("kind") or request.GET.get("kind") or ""
     kind = next((k for k in kinds if k.code == code), None)
     values = request.POST if request.method == "POST" else request.GET
@@ -257,7 +259,7 @@ def _season_pass_panel(ticket):
 
 
 @never_cache
-@requires("reveal_contact")
+@requires("reveal_delegation_contact")
 @require_POST
 def delegation_reveal(request, reference, pk):
     """The third party's number, once, through an active delegation record; audited."""
@@ -276,12 +278,11 @@ def delegation_reveal(request, reference, pk):
 
 
 @never_cache
-@requires("download_attachments")
+@requires("download_attachment")
 def attachment_download(request, pk):
     """The decrypted file for a permitted role on a ticket they may see; audited by the service."""
     try:
-        attachment = attachment_services.attachment_get(pk)
-        access.ensure_visible(request.user, attachment.ticket)
+        attachment = access.ensure_visible(request.user, attachment_services.attachment_get(pk))
     except NotFound:
         raise Http404(_("첨부파일을 찾을 수 없습니다.")) from None
     try:
@@ -291,7 +292,7 @@ def attachment_download(request, pk):
         return redirect("console:ticket_detail", attachment.ticket.reference)
 
 
-@requires("view_tickets")
+@requires("view_ticket")
 def ticket_detail(request, reference):
     return _ticket_page(request, _ticket_or_404(request, reference))
 
@@ -379,16 +380,17 @@ def _do_transition(request, ticket, actor):
     messages.success(request, _("상태를 변경했습니다."))
 
 
+# The form posted -> (the access policy's action, the handler).
 TICKET_ACTIONS = {
     "recontact": ("log_recontact", _do_recontact),
     "outcome": ("record_outcome", _do_outcome),
-    "confirm": ("record_outcome", _do_confirm),
-    "coupon": ("record_outcome", _do_coupon),
-    "attach": ("change_ticket", _do_attach),
-    "delegate": ("change_ticket", _do_delegate),
-    "revoke-delegation": ("change_ticket", _do_revoke_delegation),
-    "consent": ("change_ticket", _do_consent),
-    "transition": ("change_ticket", _do_transition),
+    "confirm": ("confirm_manager", _do_confirm),
+    "coupon": ("grant_coupon", _do_coupon),
+    "attach": ("add_attachment", _do_attach),
+    "delegate": ("record_delegation", _do_delegate),
+    "revoke-delegation": ("revoke_delegation", _do_revoke_delegation),
+    "consent": ("record_consent", _do_consent),
+    "transition": ("transition_ticket", _do_transition),
 }
 
 
@@ -397,8 +399,8 @@ TICKET_ACTIONS = {
 def ticket_action(request, reference, action):
     if action not in TICKET_ACTIONS:
         raise Http404
-    capability, handler = TICKET_ACTIONS[action]
-    if not getattr(capabilities(request), capability):
+    policy_action, handler = TICKET_ACTIONS[action]
+    if not access.may(request.user, policy_action):
         raise PermissionDenied
     ticket = _ticket_or_404(request, reference)
     try:
@@ -457,9 +459,9 @@ def _do_complete(request, fu, actor):
 
 
 FOLLOWUP_ACTIONS = {
-    "reschedule": ("manage_followups", _do_reschedule),
-    "cancel": ("manage_followups", _do_cancel),
-    "complete": ("change_ticket", _do_complete),
+    "reschedule": ("reschedule_followup", _do_reschedule),
+    "cancel": ("cancel_followup", _do_cancel),
+    "complete": ("complete_followup", _do_complete),
 }
 
 
@@ -468,11 +470,14 @@ FOLLOWUP_ACTIONS = {
 def followup_action(request, pk, action):
     if action not in FOLLOWUP_ACTIONS:
         raise Http404
-    capability, handler = FOLLOWUP_ACTIONS[action]
-    if not getattr(capabilities(request), capability):
+    policy_action, handler = FOLLOWUP_ACTIONS[action]
+    if not access.may(request.user, policy_action):
         raise PermissionDenied
-    fu = FollowUp.objects.select_related("ticket").filter(pk=pk, ticket__isnull=False).first()
-    if fu is None:  # (a morning digest is changed on its recipient's profile page)
+    # Only a follow-up of a ticket this user may see: anything else is a 404, as in the API.
+    # (A morning digest has no ticket: it is changed on its recipient's profile page.)
+    ticket_duties = FollowUp.objects.select_related("ticket").filter(ticket__isnull=False)
+    fu = access.visible_followups(request.user, ticket_duties).filter(pk=pk).first()
+    if fu is None:
         raise Http404
     try:
         handler(request, fu, _actor(request))
@@ -527,7 +532,7 @@ def ops_queue(request):
 def _supervisor_filters(request, now=None):
     f = {k: request.GET.get(k, "").strip() for k in ("kind", "board", "agent", "breached", "age")}
     now = now or calendar.now()
-    qs = selectors.overdue_tickets(now)
+    qs = access.visible_tickets(request.user, selectors.overdue_tickets(now))
     if f["age"] in calendar.AGE_BUCKETS:
         qs = qs.filter(selectors.age_condition(f["age"], now))
     else:
@@ -562,7 +567,7 @@ def _queue_rows(qs, now, limit=queries.QUEUE_LIMIT, *, rows=None, total=None):
     return rows
 
 
-@requires("manage_followups")
+@requires("view_followup_queues")
 def supervisor_queue(request):
     now = calendar.now()
     qs, filters = _supervisor_filters(request, now)
@@ -591,8 +596,8 @@ def supervisor_queue(request):
         "summary": summary,
         "filters": filters,
         "query": request.GET.urlencode(),
-        "kinds": list(TicketKind.objects.all()),
-        "boards": list(Board.objects.all()),
+        "kinds": list(access.visible_kinds(request.user)),
+        "boards": list(access.visible_boards(request.user)),
         "agents": list(queries.staff_users()),
         "chart": queries.chart_geometry(queries.breaches_per_day(14, now)),
         "limit": queries.QUEUE_LIMIT,
@@ -601,7 +606,7 @@ def supervisor_queue(request):
     return page(request, "console/supervisor/queue.html", context)
 
 
-@requires("manage_followups")
+@requires("view_followup_queues")
 def supervisor_export(request):
     now = calendar.now()
     qs, _filters = _supervisor_filters(request, now)
@@ -646,21 +651,17 @@ def supervisor_export(request):
     return response
 
 
-@requires("manage_followups")
+@requires("view_followup_queues")
 def supervisor_chart(request):
     chart = queries.chart_geometry(queries.breaches_per_day(14))
     response = render(request, "console/supervisor/breaches.svg", {"chart": chart}, content_type="image/svg+xml")
     return response
 
 
-@requires("retry_messages")
+@requires("retry_message")
 def dead_messages(request):
-    rows = list(
-        Message.objects.filter(state=Message.State.DEAD)
-        .select_related("template")
-        .defer("recipient")
-        .order_by("-updated_at")[:200]
-    )
+    dead = Message.objects.filter(state=Message.State.DEAD).select_related("template").defer("recipient")
+    rows = list(access.visible_messages(request.user, dead.order_by("-updated_at"))[:200])
     references = selectors.tickets_for_messages(rows)
     for m in rows:
         m.updated_label = present.when(m.updated_at)
@@ -669,10 +670,15 @@ def dead_messages(request):
     return page(request, "console/supervisor/messages.html", {"rows": rows})
 
 
-@requires("retry_messages")
+@requires("retry_message")
 @require_POST
 def dead_message_retry(request, pk):
+    # The outbox knows nothing of actors: the policy is asked here, before the retry.
+    message = access.visible_messages(request.user, Message.objects.filter(pk=pk)).first()
+    if message is None:
+        raise Http404
     try:
+        access.ensure(request.user, "retry_message", message)
         outbox.message_retry_dead(pk, request.user.get_username())
     except DomainError as exc:
         messages.error(request, exc.detail)

@@ -5,8 +5,9 @@ from django.db import transaction
 
 from cstrack import calendar
 from cstrack.actors import Actor
-from cstrack.errors import Conflict, DomainValidationError, PermissionDenied
+from cstrack.errors import Conflict, DomainValidationError
 from tickets import audit
+from tickets.access.policy import ensure
 from tickets.followups.scheduling import refresh_next_due
 from tickets.models import (
     PENDING_FOLLOWUP_STATES,
@@ -62,8 +63,7 @@ def reschedule_warnings(followups, due_at, *, now=None) -> list[str]:
 def followup_reschedule(followup: FollowUp, *, due_at, reason: str, actor: Actor, acknowledged=()) -> FollowUp:
     """Move a pending duty. `acknowledged`: the warnings (see reschedule_warnings) the person saw
     and confirmed; they are kept in the audit event."""
-    if not actor.has_perm("tickets.manage_followups"):
-        raise PermissionDenied("후속 조치를 변경할 권한이 없습니다.")
+    ensure(actor, "reschedule_followup", followup)
     if not (reason or "").strip():
         raise DomainValidationError({"reason": ["변경 사유를 입력해 주세요."]})
     if due_at is None or due_at.tzinfo is None:
@@ -93,8 +93,7 @@ def followup_reschedule(followup: FollowUp, *, due_at, reason: str, actor: Actor
 
 @transaction.atomic
 def followup_cancel(followup: FollowUp, *, reason: str, actor: Actor) -> FollowUp:
-    if not actor.has_perm("tickets.manage_followups"):
-        raise PermissionDenied("후속 조치를 변경할 권한이 없습니다.")
+    ensure(actor, "cancel_followup", followup)
     if not (reason or "").strip():
         raise DomainValidationError({"reason": ["취소 사유를 입력해 주세요."]})
     fu = _locked_followup(followup)
@@ -113,6 +112,7 @@ def followup_complete(
 ) -> FollowUp:
     """A person records a call-back: done with its result, or, when nobody answered, an attempt
     that leaves the duty pending (to be tried again before its due time)."""
+    ensure(actor, "complete_followup", followup)
     if result not in CallResult.values:
         raise DomainValidationError({"result": not_a_choice(result, CallResult)})
     fu = _locked_followup(followup)

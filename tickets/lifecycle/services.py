@@ -11,6 +11,7 @@ from cstrack.actors import SYSTEM, Actor
 from cstrack.errors import Conflict, DomainValidationError, NotFound, StaleVersion
 from cstrack.logging import scrub
 from tickets import audit
+from tickets.access.policy import ensure
 from tickets.followups import scheduling as followups
 from tickets.kinds import behaviours, parking
 from tickets.kinds.schema import REFERENCE_FIELDS, validate_details
@@ -66,8 +67,9 @@ def ticket_create(
     from tickets.models import Priority, RequesterType
 
     arguments = {k: v for k, v in locals().items() if isinstance(v, str)}
+    ensure(actor, "create_ticket")
     refuse_nul({"details": details if isinstance(details, dict) else {}, **arguments})
-    kind = kind if isinstance(kind, TicketKind) else kind_get(kind)
+    kind = ensure(actor, "create_ticket", kind if isinstance(kind, TicketKind) else kind_get(kind))
     refs = {
         "member_id": member_id,
         "driver_id": driver_id,
@@ -175,7 +177,7 @@ def ticket_create(
 
 @transaction.atomic
 def ticket_update(ticket: Ticket, *, actor: Actor, changes: dict, expected_version: int | None = None) -> Ticket:
-    ticket = locked_ticket(ticket)
+    ticket = locked_ticket(ensure(actor, "update_ticket", ticket))
     if expected_version is not None and ticket.version != expected_version:
         raise StaleVersion()
     if not ticket.is_open:
@@ -236,7 +238,7 @@ def ticket_update(ticket: Ticket, *, actor: Actor, changes: dict, expected_versi
 
 @transaction.atomic
 def ticket_transition(ticket: Ticket, *, to_status: str, actor: Actor, note: str = "") -> Ticket:
-    ticket = locked_ticket(ticket)
+    ticket = locked_ticket(ensure(actor, "transition_ticket", ticket))
     workflow.guard(ticket, to_status)
     return _move(ticket, to_status, actor, note)
 
@@ -268,7 +270,7 @@ def _move(ticket: Ticket, to_status: str, actor: Actor, note: str = "") -> Ticke
 def ticket_record_outcome(
     ticket: Ticket, *, outcome: str, actor: Actor, reason: str = "", driver_blocked: bool | None = None
 ) -> Ticket:
-    ticket = locked_ticket(ticket)
+    ticket = locked_ticket(ensure(actor, "record_outcome", ticket))
     kind = ticket.kind
     if not kind.outcomes:
         raise Conflict(f"'{kind.name}' 유형은 처리 결과를 기록하지 않습니다.", code="no_outcome_for_kind")
@@ -313,7 +315,7 @@ def ticket_record_outcome(
 
 @transaction.atomic
 def ticket_confirm_manager(ticket: Ticket, *, manager_name: str, actor: Actor) -> Ticket:
-    ticket = locked_ticket(ticket)
+    ticket = locked_ticket(ensure(actor, "confirm_manager", ticket))
     if not (manager_name or "").strip():
         raise DomainValidationError({"manager_name": ["컨펌한 관리자 이름을 입력해 주세요."]})
     ticket.manager_confirmed_by, ticket.manager_confirmed_at = manager_name.strip()[:100], calendar.now()
@@ -325,7 +327,7 @@ def ticket_confirm_manager(ticket: Ticket, *, manager_name: str, actor: Actor) -
 
 @transaction.atomic
 def ticket_assign(ticket: Ticket, *, actor: Actor, assignee=None, board: Board | None = None, note: str = "") -> Ticket:
-    ticket = locked_ticket(ticket)
+    ticket = locked_ticket(ensure(actor, "assign_ticket", ticket))
     before = {"assignee": ticket.assignee.get_username() if ticket.assignee else None, "board": ticket.board.code}
     if board is not None:
         ticket.board = board
@@ -350,6 +352,7 @@ def ticket_log_recontact(ticket: Ticket, *, actor: Actor, channel: str = "phone"
     The memo is required (the call back is made from it). Within RECONTACT_MERGE_SECONDS of the
     previous re-contact the memo is appended to that one instead, audited as a merge, and no
     second set of call-backs and alerts is scheduled. The returned row has `merged` set."""
+    ensure(actor, "log_recontact", ticket)
     if channel not in Channel.values:
         raise DomainValidationError({"channel": not_a_choice(channel, Channel)})
     ticket = locked_ticket(ticket)
@@ -408,6 +411,7 @@ def recontact_promise_text(recontact: ReContact) -> str:
 def ticket_grant_coupon(ticket: Ticket, *, actor: Actor) -> Ticket:
     from tickets.selectors import season_pass_coupon_status, season_pass_month_tickets
 
+    ensure(actor, "grant_coupon", ticket)
     # Lock the customer's season-pass tickets of the month (this one included) in id order, so
     # two operators granting at the same moment cannot both see "no coupon yet", nor deadlock.
     fresh = Ticket.objects.get(pk=ticket.pk)

@@ -29,9 +29,10 @@ from django.http import HttpResponse
 
 from cstrack import calendar, pii
 from cstrack.actors import Actor
-from cstrack.errors import Conflict, DomainValidationError, NotFound, PermissionDenied
+from cstrack.errors import Conflict, DomainValidationError, NotFound
 from cstrack.logging import scrub
 from tickets import audit
+from tickets.access.policy import ensure
 from tickets.locking import locked_ticket
 from tickets.models import Attachment, EventType, Status, Ticket
 
@@ -109,6 +110,7 @@ def _storage_path(name: str) -> str:
 @transaction.atomic
 def attachment_add(ticket: Ticket, *, actor: Actor, name: str, content) -> Attachment:
     """Check, encrypt and store a file on the ticket; audited (type, size, hash; no content)."""
+    ensure(actor, "add_attachment", ticket)
     data = _read_capped(content)
     limit = max_bytes()
     if not data:
@@ -195,8 +197,7 @@ def attachment_get(attachment_id) -> Attachment:
 @transaction.atomic
 def attachment_open(attachment: Attachment, *, actor: Actor) -> OpenedAttachment:
     """Decrypt a file for a permitted user; every download is audited."""
-    if not actor.has_perm(DOWNLOAD_PERMISSION):
-        raise PermissionDenied("첨부파일을 내려받을 권한이 없습니다.")
+    ensure(actor, "download_attachment", attachment)
     attachment = Attachment.objects.select_for_update().get(pk=attachment.pk)
     if attachment.deleted_at:
         raise Conflict("삭제된 첨부파일입니다.", code="attachment_deleted")

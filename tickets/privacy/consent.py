@@ -7,6 +7,7 @@ from cstrack import calendar, pii
 from cstrack.actors import Actor
 from cstrack.errors import Conflict, DomainValidationError
 from tickets import audit
+from tickets.access.policy import ensure
 from tickets.followups import scheduling as followups
 from tickets.locking import locked_ticket
 from tickets.models import (
@@ -87,7 +88,7 @@ def ticket_record_consent(
     delegation_caller: str = "",
     delegation_relation: str = "",
 ) -> Ticket:
-    ticket = locked_ticket(ticket)
+    ticket = locked_ticket(ensure(actor, "record_consent", ticket))
     if ticket.contact_purged_at:
         raise Conflict("개인정보가 이미 삭제된 티켓입니다.")
     # The audit records before -> after, numbers masked.
@@ -133,7 +134,7 @@ def ticket_record_consent(
 
 @transaction.atomic
 def ticket_withdraw_consent(ticket: Ticket, *, actor: Actor, note: str = "") -> Ticket:
-    ticket = locked_ticket(ticket)
+    ticket = locked_ticket(ensure(actor, "withdraw_consent", ticket))
     ticket.consent_withdrawn_at = calendar.now()
     ticket.version += 1
     ticket.save()

@@ -7,8 +7,9 @@ from django.db.models.functions import Coalesce
 
 from cstrack import calendar
 from cstrack.actors import Actor
-from cstrack.errors import Conflict, DomainValidationError, PermissionDenied
+from cstrack.errors import Conflict, DomainValidationError
 from tickets import audit
+from tickets.access.policy import ensure
 from tickets.followups import scheduling as followups
 from tickets.followups.ownership import is_callback_owner
 from tickets.kinds.schema import personal_field_names
@@ -27,8 +28,7 @@ from tickets.privacy.reveals import check_reveal_rate
 @transaction.atomic
 def ticket_reveal_contact(ticket: Ticket, *, actor: Actor, reason: str) -> dict:
     """Return the unmasked contact for a permitted role, with a reason; the reveal is audited."""
-    if not actor.has_perm("tickets.reveal_contact"):
-        raise PermissionDenied("연락처 원문을 볼 권한이 없습니다.")
+    ensure(actor, "reveal_contact", ticket)
     if not (reason or "").strip():
         raise DomainValidationError({"reason": ["연락처를 확인하는 사유를 입력해 주세요."]})
     check_reveal_rate(actor)
@@ -72,7 +72,7 @@ def callback_reveal_contact(followup: FollowUp, *, actor: Actor, reason: str) ->
 def ticket_purge_contact(ticket: Ticket, *, actor: Actor, reason: str) -> Ticket:
     """Delete the ticket's personal data (contact, personal details, third-party numbers,
     attachments); the ticket and its audit stay, with the purge recorded."""
-    ticket = locked_ticket(ticket)
+    ticket = locked_ticket(ensure(actor, "purge_contact", ticket))
     if ticket.contact_purged_at:
         return ticket
     # Fields stored in plain details under an older schema version, and marked personal since

@@ -13,9 +13,10 @@ from django.db import transaction
 
 from cstrack import calendar, pii
 from cstrack.actors import Actor
-from cstrack.errors import Conflict, DomainValidationError, NotFound, PermissionDenied
+from cstrack.errors import Conflict, DomainValidationError, NotFound
 from cstrack.logging import EMAIL_RE, PHONE_RE
 from tickets import audit
+from tickets.access.policy import ensure
 from tickets.locking import locked_ticket
 from tickets.models import (
     ConsentBasis,
@@ -68,6 +69,7 @@ def delegation_record(
     third_party_is_member: bool,
     third_party_consented: bool = False,
 ) -> ThirdPartyDelegation:
+    ensure(actor, "record_delegation", ticket)
     errors = {}
     caller = (caller or "").strip()
     if not caller:
@@ -146,7 +148,7 @@ def delegation_get(ticket: Ticket, delegation_id) -> ThirdPartyDelegation:
 def delegation_revoke(delegation: ThirdPartyDelegation, *, actor: Actor, note: str = "") -> ThirdPartyDelegation:
     """The caller withdrew the delegation: the number can no longer be used (it is kept until the
     ticket's personal data is purged, as the record of what was done)."""
-    ticket = locked_ticket(delegation.ticket)
+    ticket = locked_ticket(ensure(actor, "revoke_delegation", delegation).ticket)
     delegation = ThirdPartyDelegation.objects.select_for_update().get(pk=delegation.pk)
     if delegation.revoked_at:
         return delegation
@@ -160,8 +162,7 @@ def delegation_revoke(delegation: ThirdPartyDelegation, *, actor: Actor, note: s
 def delegation_contact_number(ticket: Ticket, delegation: ThirdPartyDelegation, *, actor: Actor, reason: str) -> str:
     """The third party's number, only through an active delegation record of this ticket, for a
     permitted role with a reason; audited and rate-limited with the contact reveals."""
-    if not actor.has_perm(REVEAL_PERMISSION):
-        raise PermissionDenied("제3자 연락처를 볼 권한이 없습니다.")
+    ensure(actor, "reveal_delegation_contact", delegation)
     reason = (reason or "").replace("\x00", "")
     if not reason.strip():
         raise DomainValidationError({"reason": ["연락처를 확인하는 사유를 입력해 주세요."]})
