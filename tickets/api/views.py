@@ -95,8 +95,8 @@ class TicketViewSet(mixins.ListModelMixin, ApiViewSet):
     def get_queryset(self):
         return access.visible_tickets(self.request.user, _ticket_list_queryset())
 
-    def initial(self, request, *args, **kwargs):
-        super().initial(request, *args, **kwargs)
+    def check_permissions(self, request):
+        super().check_permissions(request)
         if self.action and self.lookup_field in self.kwargs:
             self.get_ticket()  # a ticket the caller may not see is a 404 before the body is read
 
@@ -459,8 +459,8 @@ class FollowUpViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewS
         self.paginator.ordering = self.ordering
         return super().paginate_queryset(queryset)
 
-    def initial(self, request, *args, **kwargs):
-        super().initial(request, *args, **kwargs)
+    def check_permissions(self, request):
+        super().check_permissions(request)
         if self.action and "pk" in self.kwargs:
             self.get_followup()  # a follow-up the caller may not see is a 404 before the body is read
 
