@@ -1,4 +1,5 @@
-"""Who did something: a console user, an API integration, or the system itself."""
+"""Who did something: a console user, an API integration, or the system itself. What an actor
+may do is the access policy's question (`tickets.access.policy`), not this class's."""
 
 from dataclasses import dataclass
 
@@ -15,9 +16,6 @@ class Actor:
     @classmethod
     def integration(cls, name: str, user=None):
         return cls(user=user, label=f"integration:{name}")
-
-    def has_perm(self, perm: str) -> bool:
-        return self.user is not None and self.user.has_perm(perm)
 
 
 SYSTEM = Actor()

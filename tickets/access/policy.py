@@ -83,16 +83,16 @@ class _System:
         return "<system>"
 
 
-SYSTEM = _System()
+SYSTEM_PRINCIPAL = _System()
 
 
 def principal(who):
-    """The user-like object behind `who` (an Actor, a user, an API principal), `SYSTEM` for an
-    Actor without a user, or None for an anonymous visitor."""
-    if who is SYSTEM:
-        return SYSTEM
+    """The user-like object behind `who` (an Actor, a user, an API principal),
+    `SYSTEM_PRINCIPAL` for an Actor without a user, or None for an anonymous visitor."""
+    if who is SYSTEM_PRINCIPAL:
+        return SYSTEM_PRINCIPAL
     if isinstance(who, Actor):
-        return SYSTEM if who.user is None else principal(who.user)
+        return SYSTEM_PRINCIPAL if who.user is None else principal(who.user)
     if who is None or not getattr(who, "is_authenticated", False) or not getattr(who, "is_active", True):
         return None
     return who
@@ -117,7 +117,7 @@ _NOTHING = _Scope(all_boards=False, boards=frozenset(), kinds=(), pk=object())
 def _scope(who) -> _Scope:
     """What part of the data `who` works on; computed once per principal object (one request)."""
     p = principal(who)
-    if p is SYSTEM:
+    if p is SYSTEM_PRINCIPAL:
         return _UNRESTRICTED
     if p is None:
         return _NOTHING
@@ -135,7 +135,7 @@ def _scope(who) -> _Scope:
 def has_perm(who, perm: str) -> bool:
     """Whether `who` holds a Django permission (the system holds every one)."""
     p = principal(who)
-    if p is SYSTEM:
+    if p is SYSTEM_PRINCIPAL:
         return True
     return p is not None and bool(p.has_perm(perm))
 
@@ -196,7 +196,7 @@ def visible_subscriptions(who, qs: QuerySet | None = None) -> QuerySet:
     """An integration sees its own webhook subscriptions; a superuser all; nobody else any."""
     qs = WebhookSubscription.objects.all() if qs is None else qs
     p = principal(who)
-    if p is SYSTEM or (p is not None and p.is_superuser):
+    if p is SYSTEM_PRINCIPAL or (p is not None and p.is_superuser):
         return qs
     if p is not None and getattr(p, "is_api_key", False):
         return qs.filter(api_key=p.key)
@@ -222,7 +222,7 @@ def _sees_ticket(scope: _Scope, ticket: Ticket) -> bool:
 def can_see(who, obj) -> bool:
     """Whether `who` may know that `obj` exists."""
     p = principal(who)
-    if p is SYSTEM:
+    if p is SYSTEM_PRINCIPAL:
         return True
     if p is None:
         return False
@@ -246,13 +246,13 @@ def can_see(who, obj) -> bool:
 
 @rules.predicate
 def is_system(p) -> bool:
-    return p is SYSTEM
+    return p is SYSTEM_PRINCIPAL
 
 
 @rules.predicate
 def is_person(p) -> bool:
     """A console user (not the system, not an API key)."""
-    return p is not None and p is not SYSTEM and not getattr(p, "is_api_key", False)
+    return p is not None and p is not SYSTEM_PRINCIPAL and not getattr(p, "is_api_key", False)
 
 
 @rules.predicate
@@ -262,11 +262,11 @@ def is_integration(p) -> bool:
 
 @rules.predicate
 def is_superuser(p) -> bool:
-    return p is not None and p is not SYSTEM and bool(p.is_superuser)
+    return p is not None and p is not SYSTEM_PRINCIPAL and bool(p.is_superuser)
 
 
 def holds(perm: str) -> rules.Predicate:
-    return rules.predicate(lambda p: p is not None and p is not SYSTEM and bool(p.has_perm(perm)), name=perm)
+    return rules.predicate(lambda p: p is not None and p is not SYSTEM_PRINCIPAL and bool(p.has_perm(perm)), name=perm)
 
 
 @rules.predicate
