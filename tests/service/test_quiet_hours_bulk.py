@@ -96,7 +96,11 @@ def test_through_the_engine_outcomes_at_any_hour_never_send_in_quiet_hours(setti
 
     roles.ensure_roles()
     agent = Actor.for_user(make_user("quiet-agent", roles.AGENT))
-    ops = Actor.for_user(make_user("quiet-ops", roles.OPERATIONS))
+    ops_user = make_user("quiet-ops", roles.OPERATIONS)
+    from tickets.models import Board
+
+    ops_user.boards.add(*Board.objects.all())  # operations see their boards' tickets
+    ops = Actor.for_user(ops_user)
     rng = random.Random(20261122)
     t0 = clock.monotonic()
     slot = timedelta(days=8)  # each sample lives in its own slot: the clock only moves forward
