@@ -16,15 +16,14 @@ from django.test import Client
 from django.urls import NoReverseMatch, URLPattern, URLResolver, get_resolver, reverse
 from rest_framework.test import APIClient
 
-from cstrack import roles
+from cstrack import calendar, roles
 from cstrack.actors import SYSTEM
 from notifications.models import Message
 from tests.conftest import make_user
-from tickets import webhooks
 from tickets.api.keys import apikey_create
 from tickets.console import views as console_views
 from tickets.lifecycle import services
-from tickets.models import Action, Board, DelegationCase, DelegationRelation, FollowUp
+from tickets.models import Action, Board, DelegationCase, DelegationRelation, FollowUp, WebhookSubscription
 from tickets.privacy import attachments, delegation
 
 pytestmark = pytest.mark.django_db
@@ -67,7 +66,7 @@ PLACEMENTS = (OWN, OTHER, ASSIGNED)
 
 # --- The expectation tables ----------------------------------------------------------------------
 
-TICKET, FOLLOWUP, ATTACHMENT, DELEGATION, MESSAGE, KIND, WEBHOOK = (
+TICKET, FOLLOWUP, ATTACHMENT, DELEGATION, MESSAGE, KIND, WEBHOOK, DIGEST = (
     "ticket",
     "follow-up",
     "attachment",
@@ -75,6 +74,7 @@ TICKET, FOLLOWUP, ATTACHMENT, DELEGATION, MESSAGE, KIND, WEBHOOK = (
     "message",
     "kind",
     "webhook",
+    "a morning digest (the supervisor's)",
 )
 LOGGED_IN = "any logged-in user"
 
@@ -85,6 +85,7 @@ class Gate:
     obj: str | None = None
     integration_or_superuser: bool = False  # webhook subscriptions belong to a key
     body: tuple = ()  # form fields an allowed caller sends (so the answer is about the gate)
+    params: tuple = ()  # fixed fields (query or form) an allowed caller sends
 
 
 CONSOLE = {
@@ -102,6 +103,10 @@ CONSOLE = {
     "console:supervisor_chart": {"GET": Gate("tickets.manage_followups")},
     "console:dead_messages": {"GET": Gate("notifications.change_message")},
     "console:dead_message_retry": {"POST": Gate("notifications.change_message", MESSAGE)},
+    "console:promise_report": {"GET": Gate("tickets.manage_followups")},
+    "console:promise_report_export": {"GET": Gate("tickets.manage_followups")},
+    "console:profile": {"GET": Gate(LOGGED_IN), "POST": Gate(LOGGED_IN)},
+    "console:digest_cancel": {"POST": Gate(LOGGED_IN, DIGEST)},
 }
 # /tickets/<reference>/<action>/ and /followups/<pk>/<action>/: one row per form they accept.
 CONSOLE_TICKET_ACTIONS = {
@@ -162,6 +167,8 @@ API = {
         "DELETE": Gate("tickets.change_ticket", WEBHOOK, integration_or_superuser=True),
     },
     "api-webhook-rotate-secret": {"POST": Gate("tickets.change_ticket", WEBHOOK, integration_or_superuser=True)},
+    "api-report-promises": {"GET": Gate("tickets.view_followup")},
+    "api-report-promises-tickets": {"GET": Gate("tickets.view_followup", params=(("figure", "made"),))},
 }
 # Routes outside the policy, each with the reason.
 EXEMPT = {
@@ -195,7 +202,12 @@ def routes():
         if "(?P<format>" in route:
             continue  # the same view with a format suffix
         actions = getattr(callback, "actions", None)
-        if actions:
+        view_class = getattr(callback, "view_class", None)
+        if route.startswith("api/v1/") and not actions and view_class is not None:
+            for method in ("get", "post", "put", "patch", "delete"):
+                if hasattr(view_class, method):
+                    found.add(("api", name, method.upper(), None))
+        elif actions:
             for method in actions:
                 if method not in ("head", "options"):
                     found.add(("api", name, method.upper(), None))
@@ -258,6 +270,12 @@ def world(make_ticket, agent):
             assignee=users["operations"],
         ),
     }
+    digest = FollowUp.objects.create(
+        action=Action.MORNING_DIGEST,
+        recipient=users["supervisor"],
+        due_at=calendar.now(),
+        dedupe_key=f"matrix:digest:{users['supervisor'].pk}",
+    )
     objects = {}
     for placement, ticket in tickets.items():
         services.ticket_log_recontact(ticket, actor=SYSTEM)
@@ -288,7 +306,10 @@ def world(make_ticket, agent):
             ),
             MESSAGE: message,
             KIND: ticket.kind,
-            WEBHOOK: webhooks.subscription_create(name="hook", target_url="https://example.com/h", api_key=owner),
+            WEBHOOK: WebhookSubscription.objects.create(
+                name="hook", target_url="https://hooks.example/h", secret="s" * 32, api_key=owner
+            ),
+            DIGEST: digest,
         }
     assert Group.objects.filter(name=roles.OPERATIONS).exists()
     return {"users": users, "keys": keys, "objects": objects}
@@ -309,6 +330,8 @@ def _client(world, principal, api):
 def _sees(principal, obj, placement) -> bool:
     if obj is None:
         return True
+    if obj == DIGEST:
+        return principal == "supervisor"  # only its recipient, on their own profile page
     if obj == WEBHOOK:
         return principal == "administrator" or (principal == "key_write" and placement == OWN)
     if principal == "operations":
@@ -378,7 +401,7 @@ def test_route_matrix(world, row, gate):
         for placement in placements:
             objs = world["objects"][placement or OWN]
             url = _url(name, form, gate, objs)
-            body = {field: objs[obj].pk for field, obj in gate.body}
+            body = {**{field: objs[obj].pk for field, obj in gate.body}, **dict(gate.params)}
             call = getattr(client, method.lower())
             with transaction.atomic():  # each caller meets the same state: what one changed is undone
                 response = call(url, body, format="json") if api else call(url, body)

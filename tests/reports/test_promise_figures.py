@@ -6,7 +6,7 @@ import pytest
 
 from cstrack import calendar
 from tests.conftest import make_user
-from tickets.api import access
+from tickets.access import policy as access
 from tickets.lifecycle import services
 from tickets.models import Board, FollowUpState, Status
 from tickets.reports import promises as report

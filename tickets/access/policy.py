@@ -132,6 +132,11 @@ def _scope(who) -> _Scope:
     return cached
 
 
+def is_unrestricted(who) -> bool:
+    """Whether `who` sees every ticket (no board or kind narrowing)."""
+    return principal(who) is not None and _scope(who).unrestricted
+
+
 def has_perm(who, perm: str) -> bool:
     """Whether `who` holds a Django permission (the system holds every one)."""
     p = principal(who)
@@ -227,6 +232,9 @@ def can_see(who, obj) -> bool:
     if p is None:
         return False
     scope = _scope(who)
+    if isinstance(obj, FollowUp) and obj.ticket_id is None:
+        # A morning digest: its recipient's, and those who manage follow-ups.
+        return obj.recipient_id == scope.pk or has_perm(p, "tickets.manage_followups")
     ticket = _ticket_of(obj)
     if ticket is not None:
         return _sees_ticket(scope, ticket)
@@ -265,7 +273,10 @@ def is_superuser(p) -> bool:
     return p is not None and p is not SYSTEM_PRINCIPAL and bool(p.is_superuser)
 
 
-def holds(perm: str) -> rules.Predicate:
+def holds(perm: str | None) -> rules.Predicate:
+    """Holds `perm`; None: any authenticated caller."""
+    if perm is None:
+        return rules.predicate(lambda p: p is not None and p is not SYSTEM_PRINCIPAL, name="authenticated")
     return rules.predicate(lambda p: p is not None and p is not SYSTEM_PRINCIPAL and bool(p.has_perm(perm)), name=perm)
 
 
@@ -277,7 +288,7 @@ def sees_object(p, obj) -> bool:
 
 @dataclass(frozen=True)
 class Action:
-    permission: str
+    permission: str | None  # None: any authenticated caller (what they may see narrows it)
     refusal: str = "이 작업을 할 권한이 없습니다."
     person_only: bool = False  # personal data in clear: never the system, never an API key
     not_found: str = "대상을 찾을 수 없습니다."
@@ -326,6 +337,8 @@ ACTIONS: dict[str, Action] = {
     "cancel_followup": Action("tickets.manage_followups", _FOLLOWUP_REFUSAL, not_found=_FOLLOWUP_404),
     "complete_followup": Action("tickets.change_ticket", not_found=_FOLLOWUP_404),
     "view_followup_queues": Action("tickets.manage_followups"),
+    "view_promise_report": Action("tickets.view_followup"),
+    "cancel_digest": Action(None, "다른 사람의 요약 메일은 취소할 수 없습니다.", not_found=_FOLLOWUP_404),
     # kinds, messages, webhooks
     "view_kind": Action("tickets.view_ticketkind"),
     "view_message": Action("notifications.view_message"),

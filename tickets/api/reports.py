@@ -8,9 +8,9 @@ from rest_framework import generics, serializers
 from rest_framework.response import Response
 
 from cstrack import calendar
+from tickets.access import policy as access
 from tickets.reports import promises as report
 
-from . import access
 from .base import ApiViewMixin, CursorPagination
 
 
@@ -89,7 +89,7 @@ class PromiseReportView(ApiViewMixin, generics.GenericAPIView):
     """Figures are read-only and need the right to see follow-ups; operations staff and API keys
     see their boards' and kinds' tickets only."""
 
-    required_perms = {"GET": "tickets.view_followup"}
+    policy_actions = {"GET": "view_promise_report"}
     pagination_class = None  # one document; the promises behind a number are paged below
     serializer_class = PromiseReportSerializer
 
@@ -116,7 +116,7 @@ class PromiseReportView(ApiViewMixin, generics.GenericAPIView):
 
 
 class PromiseListView(ApiViewMixin, generics.ListAPIView):
-    required_perms = {"GET": "tickets.view_followup"}
+    policy_actions = {"GET": "view_promise_report"}
     pagination_class = PromisePagination
     serializer_class = PromiseSerializer
 

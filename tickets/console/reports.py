@@ -14,7 +14,7 @@ from cstrack import calendar
 from cstrack.errors import DomainValidationError
 from tickets.reports import promises as report
 
-from ..api import access
+from ..access import policy as access
 from ..models import Action, Board, FollowUpPolicy, TicketKind
 from . import present, queries
 from .access import requires
@@ -163,7 +163,7 @@ def _drill_rows(qs, limit=DRILL_LIMIT):
     return rows
 
 
-@requires("manage_followups")
+@requires("view_followup_queues")
 def promise_report(request):
     context = {"errors": {}, **_choices()}
     try:
@@ -219,7 +219,7 @@ def _csv_response(name: str) -> tuple[HttpResponse, csv.writer]:
     return response, csv.writer(response)
 
 
-@requires("manage_followups")
+@requires("view_followup_queues")
 def promise_report_export(request):
     """The figures table as CSV; with `figure=...`, the promises behind that number instead."""
     try:

@@ -22,9 +22,9 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from cstrack import calendar, roles
-from cstrack.errors import Conflict, PermissionDenied
+from cstrack.errors import Conflict
 from notifications import services as outbox
-from tickets.api import access
+from tickets.access import policy as access
 from tickets.models import (
     PENDING_FOLLOWUP_STATES,
     Action,
@@ -108,8 +108,7 @@ def recent_for(user, limit: int = 5) -> QuerySet:
 def digest_cancel(followup: FollowUp, *, user, reason: str = "") -> FollowUp:
     """The recipient (or a supervisor) cancels a digest not yet sent."""
     fu = FollowUp.objects.select_for_update().get(pk=followup.pk, action=Action.MORNING_DIGEST)
-    if fu.recipient_id != user.pk and not user.has_perm("tickets.manage_followups"):
-        raise PermissionDenied("다른 사람의 요약 메일은 취소할 수 없습니다.")
+    access.ensure(user, "cancel_digest", fu)
     if fu.state not in PENDING_FOLLOWUP_STATES:
         raise Conflict(f"'{fu.get_state_display()}' 상태의 요약 메일은 취소할 수 없습니다.")
     fu.state = ST.CANCELLED

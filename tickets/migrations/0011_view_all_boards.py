@@ -32,7 +32,7 @@ def backwards(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("tickets", "0009_ticket_next_due_at")]
+    dependencies = [("tickets", "0010_morning_digest")]
 
     operations = [
         migrations.AlterModelOptions(
