@@ -6,6 +6,7 @@ from tests.tickets.conftest import (  # noqa: F401
     _ticket_settings,
     create,
     django_db_modify_db_settings,
+    operator,  # on every board: the access policy shows operations staff only their boards
     operator_actor,
     published,
 )
