@@ -60,7 +60,7 @@ def test_and_so_does_the_service(koc_operator, other_board_callback):
 
 def test_the_same_operator_completes_a_callback_of_their_own_board(client, koc_operator, make_ticket):
     ticket = make_ticket()  # a penalty request: the KOC board
-    services.ticket_log_recontact(ticket, actor=SYSTEM)
+    services.ticket_log_recontact(ticket, actor=SYSTEM, note="재문의")
     fu = FollowUp.objects.get(ticket=ticket, action=Action.CALL_BACK)
     client.force_login(koc_operator)
     assert client.post(f"/followups/{fu.pk}/complete/", {"note": "통화함"}).status_code == 302

@@ -86,6 +86,9 @@ class Gate:
     integration_or_superuser: bool = False  # webhook subscriptions belong to a key
     body: tuple = ()  # form fields an allowed caller sends (so the answer is about the gate)
     params: tuple = ()  # fixed fields (query or form) an allowed caller sends
+    also: str | None = None  # a second permission the route needs (not being the call back's owner)
+    url: tuple = ()  # fixed URL arguments
+    owner_may: bool = False  # the call back's owner needs no `also`
 
 
 CONSOLE = {
@@ -106,6 +109,12 @@ CONSOLE = {
     "console:promise_report": {"GET": Gate("tickets.manage_followups")},
     "console:promise_report_export": {"GET": Gate("tickets.manage_followups")},
     "console:profile": {"GET": Gate(LOGGED_IN), "POST": Gate(LOGGED_IN)},
+    "console:search": {"GET": Gate("tickets.view_ticket")},
+    "console:person": {"GET": Gate("tickets.view_ticket", url=(("key", "member_id"), ("value", "M-1")))},
+    "console:callback_reveal": {
+        "POST": Gate("tickets.add_recontact", FOLLOWUP, also="tickets.reveal_contact", owner_may=True)
+    },
+    "console:callback_complete": {"POST": Gate("tickets.add_recontact", FOLLOWUP, also="tickets.change_ticket")},
     "console:digest_cancel": {"POST": Gate(LOGGED_IN, DIGEST)},
 }
 # /tickets/<reference>/<action>/ and /followups/<pk>/<action>/: one row per form they accept.
@@ -278,7 +287,7 @@ def world(make_ticket, agent):
     )
     objects = {}
     for placement, ticket in tickets.items():
-        services.ticket_log_recontact(ticket, actor=SYSTEM)
+        services.ticket_log_recontact(ticket, actor=SYSTEM, note="재문의")
         fu = FollowUp.objects.get(ticket=ticket, action=Action.CALL_BACK)
         message = Message.objects.create(
             idempotency_key=f"matrix:{ticket.pk}",
@@ -341,11 +350,18 @@ def _sees(principal, obj, placement) -> bool:
     return True
 
 
+def _owns(principal, placement) -> bool:
+    """A call back is its ticket's assignee's, else the agent's who logged the ticket."""
+    return (principal == "agent" and placement in (OWN, OTHER)) or (principal == "operations" and placement == ASSIGNED)
+
+
 def expected(principal, gate: Gate, placement, api: bool):
     if principal == "anonymous":
         return 401 if api else "login"
     held = SEEDED[principal]
     if gate.perm != LOGGED_IN and held != ALL and gate.perm not in held:
+        return 403
+    if gate.also and held != ALL and gate.also not in held and not (gate.owner_may and _owns(principal, placement)):
         return 403
     if gate.integration_or_superuser and principal not in KEYS and principal != "administrator":
         return 403
@@ -364,6 +380,7 @@ def _url(name, form, gate, objs):
         "code": objs[KIND].code,
         "delegation_id": objs[DELEGATION].pk,
         "pk": target.pk if target is not None else None,
+        **dict(gate.url),
     }
     return _reverse(name, kwargs, pattern_kwargs)
 

@@ -20,6 +20,7 @@ from tickets.followups import changes as followup_changes
 from tickets.privacy import contact
 
 from .. import selectors
+from ..access import policy as access
 from ..models import Action, CallResult, FollowUp, ReContact
 from . import present
 from .access import capabilities, requires
@@ -82,8 +83,10 @@ def my_callbacks(request):
     return _page(request)
 
 
-def _callback_or_404(pk):
-    fu = FollowUp.objects.select_related("ticket", "ticket__kind").filter(pk=pk, action=Action.CALL_BACK).first()
+def _callback_or_404(request, pk):
+    """A call back on a ticket this user may see (the access policy); anything else is a 404."""
+    callbacks = FollowUp.objects.select_related("ticket", "ticket__kind").filter(action=Action.CALL_BACK)
+    fu = access.visible_followups(request.user, callbacks).filter(pk=pk).first()
     if fu is None:
         raise Http404(_("회신 전화를 찾을 수 없습니다."))
     return fu
@@ -94,7 +97,7 @@ def _callback_or_404(pk):
 @require_POST
 def callback_reveal(request, pk):
     """The number of the customer to call, for the owner of the call-back; audited."""
-    fu = _callback_or_404(pk)
+    fu = _callback_or_404(request, pk)
     try:
         number = contact.callback_reveal_contact(
             fu, actor=Actor.for_user(request.user), reason=request.POST.get("reason", "")
@@ -112,7 +115,7 @@ def callback_complete(request, pk):
     """Record how the call went: done (with its result) or, unanswered, one more attempt."""
     if not capabilities(request).change_ticket:
         raise PermissionDenied
-    fu = _callback_or_404(pk)
+    fu = _callback_or_404(request, pk)
     try:
         fu = followup_changes.followup_complete(
             fu,

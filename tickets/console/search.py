@@ -18,7 +18,7 @@ from django.views.decorators.http import require_GET
 from cstrack import calendar, pii
 
 from .. import selectors
-from ..api import access
+from ..access import policy as access
 from ..models import PENDING_FOLLOWUP_STATES, Status
 from . import present
 from .access import requires
@@ -54,7 +54,7 @@ def person_links(ticket, fields) -> list[dict]:
 
 
 @never_cache
-@requires("view_tickets")
+@requires("view_ticket")
 def search(request):
     """GET: the empty search page. POST: tickets matching the term in any reference, open or
     closed, newest first; a single exact reference match opens that ticket."""
@@ -144,7 +144,7 @@ def _history_rows(tickets, events, followups, now):
     return rows, upcoming
 
 
-@requires("view_tickets")
+@requires("view_ticket")
 def person(request, key, value):
     """A customer's (or driver's) history across tickets, newest first."""
     if key not in selectors.PERSON_KEYS:

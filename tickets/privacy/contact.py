@@ -7,9 +7,9 @@ from django.db.models.functions import Coalesce
 
 from cstrack import calendar
 from cstrack.actors import Actor
-from cstrack.errors import Conflict, DomainValidationError
+from cstrack.errors import Conflict, DomainValidationError, PermissionDenied
 from tickets import audit
-from tickets.access.policy import ensure
+from tickets.access.policy import ensure, ensure_visible, may
 from tickets.followups import scheduling as followups
 from tickets.followups.ownership import is_callback_owner
 from tickets.kinds.schema import personal_field_names
@@ -54,7 +54,8 @@ def callback_reveal_contact(followup: FollowUp, *, actor: Actor, reason: str) ->
     contacts), once, with a reason; audited like any reveal and counted in the same rate limit."""
     if followup.action != Action.CALL_BACK or followup.state not in PENDING_FOLLOWUP_STATES:
         raise Conflict("대기 중인 회신 전화에서만 번호를 볼 수 있습니다.")
-    if not (is_callback_owner(actor.user, followup.ticket) or actor.has_perm("tickets.reveal_contact")):
+    ensure_visible(actor, followup)
+    if not (is_callback_owner(actor.user, followup.ticket) or may(actor, "reveal_contact", followup.ticket)):
         raise PermissionDenied("이 회신 전화의 담당자만 번호를 볼 수 있습니다.")
     if not (reason or "").strip():
         raise DomainValidationError({"reason": ["연락처를 확인하는 사유를 입력해 주세요."]})

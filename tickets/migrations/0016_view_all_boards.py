@@ -32,7 +32,7 @@ def backwards(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("tickets", "0013_business_caller_routing")]
+    dependencies = [("tickets", "0015_one_vocabulary")]
 
     operations = [
         migrations.AlterModelOptions(
