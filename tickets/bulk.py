@@ -16,7 +16,7 @@ from cstrack.errors import Conflict, DomainError, DomainValidationError, Permiss
 from notifications import services as outbox
 from notifications.models import Message
 from tickets import audit
-from tickets.api import access
+from tickets.access import policy as access
 from tickets.followups import changes
 from tickets.lifecycle import services
 from tickets.models import PENDING_FOLLOWUP_STATES, EventType, FollowUp, Ticket
@@ -67,7 +67,7 @@ def _pending_followups(ticket: Ticket) -> list[FollowUp]:
 
 
 def _assign(ticket, actor, *, reason, assignee=None, board=None, **_):
-    if not actor.has_perm("tickets.change_ticket"):
+    if not access.has_perm(actor, "tickets.change_ticket"):
         raise PermissionDenied("담당자나 게시판을 바꿀 권한이 없습니다.")
     if not ticket.is_open:
         raise Conflict("종료되거나 취소된 티켓은 담당을 바꿀 수 없습니다.")
@@ -162,7 +162,7 @@ def bulk_retry_messages(message_ids, *, actor: Actor, reason: str) -> BulkResult
             result.refused.append((f"#{item}", "메시지를 찾을 수 없거나 볼 수 없습니다."))
             continue
         try:
-            if not actor.has_perm("notifications.change_message"):
+            if not access.has_perm(actor, "notifications.change_message"):
                 raise PermissionDenied("메시지를 다시 보낼 권한이 없습니다.")
             with transaction.atomic():
                 outbox.message_retry_dead(pk, actor.label)

@@ -20,6 +20,10 @@ class Capabilities:
     def may(self, action: str, obj=None) -> bool:
         return policy.may(self.user, action, obj)
 
+    def can(self, perm: str) -> bool:
+        """Whether the user holds a Django permission (e.g. what a macro needs)."""
+        return policy.has_perm(self.user, perm)
+
     view_tickets = property(lambda self: self.may("view_ticket"))
     download_attachments = property(lambda self: self.may("download_attachment"))
     log_tickets = property(lambda self: self.may("create_ticket"))

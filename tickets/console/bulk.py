@@ -53,7 +53,7 @@ def _pick(options, value):
     return next((o for o in options if str(o.pk) == str(value)), None)
 
 
-@requires("change_ticket")
+@requires("update_ticket")
 @require_POST
 def bulk_tickets(request):
     post = request.POST
@@ -109,7 +109,7 @@ def bulk_tickets(request):
     return redirect(safe_next(request, reverse("console:home")))
 
 
-@requires("retry_messages")
+@requires("retry_message")
 @require_POST
 def bulk_retry_messages(request):
     ids = request.POST.getlist("message")

@@ -10,7 +10,7 @@ from django.views.decorators.http import require_GET
 
 from notifications.models import Message
 from tickets import selectors
-from tickets.api import access
+from tickets.access import policy as access
 
 from .access import capabilities, requires
 
@@ -46,6 +46,6 @@ def nav_counts_for(request) -> list[dict]:
 
 @never_cache
 @require_GET
-@requires("view_tickets")
+@requires("view_ticket")
 def nav_counts(request):
     return render(request, "console/_nav_counts.html", {"counts": nav_counts_for(request)})

@@ -8,7 +8,7 @@ from django.db.models import Q
 from cstrack import calendar, roles
 
 from .. import bulk
-from ..api import access
+from ..access import policy as access
 from ..models import OPEN_STATUSES, Board, Status, Ticket
 from ..selectors import ticket_list
 

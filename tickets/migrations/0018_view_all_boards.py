@@ -32,7 +32,7 @@ def backwards(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("tickets", "0015_one_vocabulary")]
+    dependencies = [("tickets", "0017_macros")]
 
     operations = [
         migrations.AlterModelOptions(
