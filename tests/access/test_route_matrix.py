@@ -110,6 +110,10 @@ CONSOLE = {
     "console:promise_report_export": {"GET": Gate("tickets.manage_followups")},
     "console:profile": {"GET": Gate(LOGGED_IN), "POST": Gate(LOGGED_IN)},
     "console:search": {"GET": Gate("tickets.view_ticket")},
+    "console:nav_counts": {"GET": Gate("tickets.view_ticket")},
+    "console:bulk_tickets": {"POST": Gate("tickets.change_ticket")},
+    "console:bulk_retry_messages": {"POST": Gate("notifications.change_message")},
+    "console:macro_apply": {"POST": Gate(LOGGED_IN, TICKET)},
     "console:person": {"GET": Gate("tickets.view_ticket", url=(("key", "member_id"), ("value", "M-1")))},
     "console:callback_reveal": {
         "POST": Gate("tickets.add_recontact", FOLLOWUP, also="tickets.reveal_contact", owner_may=True)
@@ -184,6 +188,7 @@ EXEMPT = {
     "console:login": "the login form itself",
     "console:logout": "ends the caller's own session",
     "metrics": "guarded by METRICS_TOKEN, not by a user (tests/ops)",
+    "notifications:solapi_reports": "the SMS provider's delivery reports, authenticated by its signature",
     "api-schema": "the published API description",
     "api-docs": "the published API description",
     None: "the /api/... catch-all answers 404 in problem+json",
