@@ -17,5 +17,10 @@ class Actor:
     def integration(cls, name: str, user=None):
         return cls(user=user, label=f"integration:{name}")
 
+    def has_perm(self, perm: str) -> bool:
+        """The user's Django permission (the system holds none); what an actor may do to an
+        object is the access policy's question."""
+        return self.user is not None and self.user.has_perm(perm)
+
 
 SYSTEM = Actor()

@@ -13,6 +13,7 @@ from cstrack import calendar
 from cstrack.actors import Actor
 from cstrack.errors import Conflict, NotFound, PermissionDenied
 from tickets import audit
+from tickets.access import policy as access
 from tickets.followups import changes as followup_changes
 from tickets.lifecycle import services
 from tickets.locking import locked_ticket
@@ -83,7 +84,7 @@ def macro_apply(ticket: Ticket, macro: Macro, *, actor: Actor) -> list[str]:
     """Apply `macro` to `ticket` as `actor`; returns the changes made, in words."""
     if not macro.active:
         raise Conflict(f"'{macro.name}' 매크로는 사용이 중지되었습니다.", code="macro_inactive")
-    refusal = macro_refusal(macro, actor.has_perm)
+    refusal = macro_refusal(macro, lambda perm: access.has_perm(actor, perm))
     if refusal:
         raise PermissionDenied(refusal)
     ticket = locked_ticket(ticket)
