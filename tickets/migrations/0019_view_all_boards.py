@@ -32,7 +32,7 @@ def backwards(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("tickets", "0017_macros")]
+    dependencies = [("tickets", "0018_overdue_queue_indexes")]
 
     operations = [
         migrations.AlterModelOptions(
