@@ -123,7 +123,10 @@ def bulk_change_tickets(
     apply = _APPLY[operation]
     for ref in refs:
         ticket = found.get(ref)
-        if ticket is None or not access.can_see(actor.user, ticket):
+        needs = "tickets.manage_followups" if operation in ("reschedule", "cancel") else "tickets.change_ticket"
+        # Without the permission the answer is "not allowed" whatever the ticket; with it, a
+        # ticket the actor may not see is "not found".
+        if ticket is None or (access.has_perm(actor, needs) and not access.can_see(actor, ticket)):
             result.refused.append((ref, "티켓을 찾을 수 없거나 볼 수 없습니다."))
             continue
         try:

@@ -58,7 +58,8 @@ def test_operations_staff_cannot_touch_tickets_outside_their_boards(make_ticket,
     koc = Board.objects.get(code="penalty-koc")
     Ticket.objects.filter(pk=mine.pk).update(board=koc)
     Ticket.objects.filter(pk=other.pk).update(board=Board.objects.exclude(pk=koc.pk).first())
-    operator.boards.add(koc)
+    operator.boards.set([koc])  # (the fixture's operator is on every board)
+    operator = type(operator).objects.get(pk=operator.pk)
     result = bulk.bulk_change_tickets(
         [mine.reference, other.reference],
         operation="assign",
