@@ -38,7 +38,7 @@ EMAIL_RE = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
 _ESCAPES = re.compile(r"%(20|2[BbDdEeFf]|28|29|40)")
 
 
-def _ascii_digits(text: str) -> str:
+def ascii_digits(text: str) -> str:
     """Full-width and other Unicode digits (and dashes/spaces) as ASCII, one char for one."""
     if text.isascii():
         return text
@@ -62,7 +62,7 @@ def _mask(text: str) -> str:
 
 
 def _normalised(text: str) -> str:
-    text = _ascii_digits(text)
+    text = ascii_digits(text)
     if "%" in text:
         text = _ESCAPES.sub(lambda m: chr(int(m.group(1), 16)), text)
     return text

@@ -19,6 +19,7 @@ from django.core.validators import validate_email
 from django.db import models
 
 from .errors import DomainValidationError
+from .logging import EMAIL_RE, LANDLINE_RE, PHONE_RE, ascii_digits
 
 # --- Normalisation ---------------------------------------------------------------------------
 
@@ -93,6 +94,29 @@ def normalise_email(raw: str, field: str = "email") -> str:
         raise DomainValidationError({field: ["올바른 이메일 주소가 아닙니다."]}) from None
     local, _, domain = text.rpartition("@")
     return f"{local}@{domain.lower()}"
+
+
+# --- Contact data in free text --------------------------------------------------------------
+
+
+def contact_in_text(text) -> str:
+    """ "phone" or "email" if free text holds a phone number or an e-mail address, else "".
+
+    The same patterns the log scrubber masks (any spelling, non-ASCII digits included), minus
+    numbers glued to letters (an ID such as D0101234567). Ordinary numbers are left alone: dates,
+    times, amounts, plates (12가3456), references (CS-20261122-0001), counts."""
+    if not isinstance(text, str) or not text:
+        return ""
+    plain = ascii_digits(text)
+    if EMAIL_RE.search(plain):
+        return "email"
+    for pattern in (PHONE_RE, LANDLINE_RE):
+        for match in pattern.finditer(plain):
+            before = plain[match.start() - 1] if match.start() else " "
+            after = plain[match.end()] if match.end() < len(plain) else " "
+            if not (before.isascii() and before.isalpha()) and not (after.isascii() and after.isalpha()):
+                return "phone"
+    return ""
 
 
 # --- Masking ---------------------------------------------------------------------------------

@@ -1,7 +1,31 @@
 """Input checks every service shares: column lengths and NUL characters (which PostgreSQL
-cannot store), answered as field errors instead of a database error."""
+cannot store), answered as field errors instead of a database error; and no contact data in
+free text (a number typed into a title or a note would be stored in clear and shown to every
+role, around the encrypted contact field and its audited reveal)."""
 
+from cstrack import pii
 from cstrack.errors import DomainValidationError
+
+CONTACT_IN_TEXT = {
+    "phone": "전화번호는 이 칸에 적을 수 없습니다. 고객 연락처 칸에 입력해 주세요: "
+    "그곳의 번호는 암호화해 저장하고 수집 동의를 함께 기록합니다.",
+    "email": "이메일 주소는 이 칸에 적을 수 없습니다. 고객 연락처(이메일) 칸에 입력해 주세요: "
+    "그곳의 주소는 암호화해 저장하고 수집 동의를 함께 기록합니다.",
+}
+
+
+def contact_errors(values: dict) -> dict[str, list[str]]:
+    """A field error per free-text value that holds a phone number or an e-mail address."""
+    errors = {}
+    for name, value in values.items():
+        if found := pii.contact_in_text(value):
+            errors[name] = [CONTACT_IN_TEXT[found]]
+    return errors
+
+
+def refuse_contact_in_text(values: dict) -> None:
+    if errors := contact_errors(values):
+        raise DomainValidationError(errors)
 
 
 def length_errors(model, values: dict[str, str]) -> dict[str, list[str]]:

@@ -428,6 +428,8 @@ def test_the_scanner_finds_a_planted_number_and_skips_encrypted_columns(make_tic
     phone = people.phone()
     make_ticket(customer_phone=phone, consent_basis="newly_collected")
     assert _database_hits(people.needles()) == []
-    make_ticket(title=f"고객 {phone} 회신 요청")
+    # The services refuse a number in a title now (tests/security), so plant it around them.
+    planted = make_ticket()
+    type(planted).objects.filter(pk=planted.pk).update(title=f"고객 {phone} 회신 요청")
     findings = _database_hits(people.needles())
     assert findings and all(f.startswith("tickets_ticket.title") for f in findings)

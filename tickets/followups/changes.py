@@ -18,7 +18,7 @@ from tickets.models import (
     FollowUpState,
     Ticket,
 )
-from tickets.validation import not_a_choice
+from tickets.validation import not_a_choice, refuse_contact_in_text
 
 ST = FollowUpState
 
@@ -66,6 +66,7 @@ def followup_reschedule(followup: FollowUp, *, due_at, reason: str, actor: Actor
     ensure(actor, "reschedule_followup", followup)
     if not (reason or "").strip():
         raise DomainValidationError({"reason": ["변경 사유를 입력해 주세요."]})
+    refuse_contact_in_text({"reason": reason})
     if due_at is None or due_at.tzinfo is None:
         raise DomainValidationError({"due_at": ["시간대가 포함된 일시를 입력해 주세요."]})
     fu = _locked_followup(followup)
@@ -96,6 +97,7 @@ def followup_cancel(followup: FollowUp, *, reason: str, actor: Actor) -> FollowU
     ensure(actor, "cancel_followup", followup)
     if not (reason or "").strip():
         raise DomainValidationError({"reason": ["취소 사유를 입력해 주세요."]})
+    refuse_contact_in_text({"reason": reason})
     fu = _locked_followup(followup)
     if fu.state not in PENDING_FOLLOWUP_STATES:
         raise Conflict(f"'{fu.get_state_display()}' 상태의 후속 조치는 취소할 수 없습니다.")
@@ -115,6 +117,7 @@ def followup_complete(
     ensure(actor, "complete_followup", followup)
     if result not in CallResult.values:
         raise DomainValidationError({"result": not_a_choice(result, CallResult)})
+    refuse_contact_in_text({"note": note})
     fu = _locked_followup(followup)
     if fu.action != Action.CALL_BACK:
         raise Conflict("자동 후속 조치는 직접 완료할 수 없습니다.")

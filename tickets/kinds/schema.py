@@ -17,6 +17,7 @@ from django.utils.dateparse import parse_date, parse_datetime
 
 from cstrack import pii
 from cstrack.errors import DomainValidationError
+from tickets.validation import CONTACT_IN_TEXT
 
 FIELD_TYPES = {"text", "textarea", "int", "bool", "date", "datetime", "choice", "multichoice", "email", "phone"}
 PII_TYPES = {"email", "phone"}
@@ -108,6 +109,9 @@ def _coerce(field: dict, value):
         limit = field.get("max_length", 200 if kind == "text" else 4000)
         if len(value) > limit:
             raise ValueError(f"{limit}자 이하로 입력해 주세요.")
+        if not is_personal(field) and (found := pii.contact_in_text(value)):
+            # Stored in clear and shown to every role: contact data belongs in the contact field.
+            raise ValueError(CONTACT_IN_TEXT[found])
         return value
     if kind == "int":
         if isinstance(value, bool):

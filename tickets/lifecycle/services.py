@@ -32,7 +32,7 @@ from tickets.models import (
 from tickets.privacy import attachments
 from tickets.privacy.consent import apply_contact
 from tickets.privacy.contact import ticket_purge_contact
-from tickets.validation import length_errors, not_a_choice, refuse_nul
+from tickets.validation import contact_errors, length_errors, not_a_choice, refuse_contact_in_text, refuse_nul
 
 EDITABLE_FIELDS = {"title", "priority", "channel", "requester_type", *REFERENCE_FIELDS, "identity_verified", "details"}
 
@@ -88,6 +88,7 @@ def ticket_create(
         if value not in choices.values:
             errors[field] = not_a_choice(value, choices)
     errors.update(length_errors(Ticket, refs))
+    errors.update(contact_errors({"title": title}))
     schema_version = kind.current_schema
     plain, personal = {}, {}
     if schema_version is None:
@@ -197,6 +198,8 @@ def ticket_update(ticket: Ticket, *, actor: Actor, changes: dict, expected_versi
                 errors[field] = [f"{limit}자 이하로 입력해 주세요."]
             else:
                 changes[field] = value.strip()
+    if isinstance(changes.get("title"), str):
+        errors.update(contact_errors({"title": changes["title"]}))
     if errors:
         raise DomainValidationError(errors)
     before, after = {}, {}
@@ -239,6 +242,7 @@ def ticket_update(ticket: Ticket, *, actor: Actor, changes: dict, expected_versi
 @transaction.atomic
 def ticket_transition(ticket: Ticket, *, to_status: str, actor: Actor, note: str = "") -> Ticket:
     ticket = locked_ticket(ensure(actor, "transition_ticket", ticket))
+    refuse_contact_in_text({"note": note})
     workflow.guard(ticket, to_status)
     return _move(ticket, to_status, actor, note)
 
@@ -271,6 +275,7 @@ def ticket_record_outcome(
     ticket: Ticket, *, outcome: str, actor: Actor, reason: str = "", driver_blocked: bool | None = None
 ) -> Ticket:
     ticket = locked_ticket(ensure(actor, "record_outcome", ticket))
+    refuse_contact_in_text({"reason": reason})
     kind = ticket.kind
     if not kind.outcomes:
         raise Conflict(f"'{kind.name}' 유형은 처리 결과를 기록하지 않습니다.", code="no_outcome_for_kind")
@@ -316,6 +321,7 @@ def ticket_record_outcome(
 @transaction.atomic
 def ticket_confirm_manager(ticket: Ticket, *, manager_name: str, actor: Actor) -> Ticket:
     ticket = locked_ticket(ensure(actor, "confirm_manager", ticket))
+    refuse_contact_in_text({"manager_name": manager_name})
     if not (manager_name or "").strip():
         raise DomainValidationError({"manager_name": ["컨펌한 관리자 이름을 입력해 주세요."]})
     ticket.manager_confirmed_by, ticket.manager_confirmed_at = manager_name.strip()[:100], calendar.now()
@@ -355,6 +361,7 @@ def ticket_log_recontact(ticket: Ticket, *, actor: Actor, channel: str = "phone"
     ensure(actor, "log_recontact", ticket)
     if channel not in Channel.values:
         raise DomainValidationError({"channel": not_a_choice(channel, Channel)})
+    refuse_contact_in_text({"note": note})
     ticket = locked_ticket(ticket)
     if not ticket.is_open:
         raise Conflict("종료되거나 취소된 티켓입니다. 새 티켓을 접수해 주세요.")

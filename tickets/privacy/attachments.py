@@ -35,6 +35,7 @@ from tickets import audit
 from tickets.access.policy import ensure
 from tickets.locking import locked_ticket
 from tickets.models import Attachment, EventType, Status, Ticket
+from tickets.validation import refuse_contact_in_text
 
 DEFAULT_MAX_BYTES = 10 * 1024 * 1024
 DIRECTORY = "attachments"
@@ -233,6 +234,7 @@ def _remove_file_on_commit(storage_name: str) -> None:
 @transaction.atomic
 def attachment_delete(attachment: Attachment, *, actor: Actor, reason: str) -> Attachment:
     """Remove the file (after commit) and keep the row with deleted_at; audited."""
+    refuse_contact_in_text({"reason": reason})
     attachment = Attachment.objects.select_for_update().select_related("ticket").get(pk=attachment.pk)
     if attachment.deleted_at:
         return attachment

@@ -15,7 +15,7 @@ from tickets.models import (
     EventType,
     Ticket,
 )
-from tickets.validation import length_errors, not_a_choice
+from tickets.validation import length_errors, not_a_choice, refuse_contact_in_text
 
 
 def apply_contact(
@@ -135,6 +135,7 @@ def ticket_record_consent(
 @transaction.atomic
 def ticket_withdraw_consent(ticket: Ticket, *, actor: Actor, note: str = "") -> Ticket:
     ticket = locked_ticket(ensure(actor, "withdraw_consent", ticket))
+    refuse_contact_in_text({"note": note})
     ticket.consent_withdrawn_at = calendar.now()
     ticket.version += 1
     ticket.save()

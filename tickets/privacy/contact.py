@@ -23,12 +23,14 @@ from tickets.models import (
 )
 from tickets.privacy import attachments, delegation
 from tickets.privacy.reveals import check_reveal_rate
+from tickets.validation import refuse_contact_in_text
 
 
 @transaction.atomic
 def ticket_reveal_contact(ticket: Ticket, *, actor: Actor, reason: str) -> dict:
     """Return the unmasked contact for a permitted role, with a reason; the reveal is audited."""
     ensure(actor, "reveal_contact", ticket)
+    refuse_contact_in_text({"reason": reason})
     if not (reason or "").strip():
         raise DomainValidationError({"reason": ["연락처를 확인하는 사유를 입력해 주세요."]})
     check_reveal_rate(actor)
@@ -74,6 +76,7 @@ def ticket_purge_contact(ticket: Ticket, *, actor: Actor, reason: str) -> Ticket
     """Delete the ticket's personal data (contact, personal details, third-party numbers,
     attachments); the ticket and its audit stay, with the purge recorded."""
     ticket = locked_ticket(ensure(actor, "purge_contact", ticket))
+    refuse_contact_in_text({"reason": reason})
     if ticket.contact_purged_at:
         return ticket
     # Fields stored in plain details under an older schema version, and marked personal since

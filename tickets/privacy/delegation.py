@@ -27,7 +27,7 @@ from tickets.models import (
     Ticket,
 )
 from tickets.privacy.reveals import check_reveal_rate
-from tickets.validation import not_a_choice
+from tickets.validation import not_a_choice, refuse_contact_in_text
 
 REVEAL_PERMISSION = "tickets.reveal_contact"
 
@@ -149,6 +149,7 @@ def delegation_revoke(delegation: ThirdPartyDelegation, *, actor: Actor, note: s
     """The caller withdrew the delegation: the number can no longer be used (it is kept until the
     ticket's personal data is purged, as the record of what was done)."""
     ticket = locked_ticket(ensure(actor, "revoke_delegation", delegation).ticket)
+    refuse_contact_in_text({"note": note})
     delegation = ThirdPartyDelegation.objects.select_for_update().get(pk=delegation.pk)
     if delegation.revoked_at:
         return delegation
@@ -163,6 +164,7 @@ def delegation_contact_number(ticket: Ticket, delegation: ThirdPartyDelegation, 
     """The third party's number, only through an active delegation record of this ticket, for a
     permitted role with a reason; audited and rate-limited with the contact reveals."""
     ensure(actor, "reveal_delegation_contact", delegation)
+    refuse_contact_in_text({"reason": reason})
     reason = (reason or "").replace("\x00", "")
     if not reason.strip():
         raise DomainValidationError({"reason": ["연락처를 확인하는 사유를 입력해 주세요."]})
