@@ -54,6 +54,7 @@ if IS_PRODUCTION and (
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=[] if IS_PRODUCTION else ["*"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+CSRF_FAILURE_VIEW = "tickets.api.fallbacks.csrf_failure"  # problem+json on /api/ paths
 
 INSTALLED_APPS = [
     "django.contrib.admin",

@@ -3,6 +3,11 @@ from django.urls import include, path
 
 from cstrack.observability import metrics_view
 
+# On /api/ paths these answer problem+json; elsewhere Django's pages (tickets/api/fallbacks.py).
+handler400 = "tickets.api.fallbacks.bad_request"
+handler403 = "tickets.api.fallbacks.permission_denied"
+handler500 = "tickets.api.fallbacks.server_error"
+
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("metrics", metrics_view, name="metrics"),

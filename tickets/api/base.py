@@ -10,7 +10,6 @@ from urllib import parse
 from django.core.files.uploadhandler import MemoryFileUploadHandler
 from django.db import transaction
 from rest_framework import exceptions, pagination, permissions, throttling, viewsets
-from rest_framework.parsers import JSONParser
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
@@ -22,6 +21,7 @@ from tickets.access import policy
 from . import idempotency
 from .auth import ApiClient, ApiKeyAuthentication, SessionAuthentication, client_id
 from .errors import PROBLEM_CONTENT_TYPE, exception_handler
+from .parsers import StrictJSONParser
 from .schema import ApiAutoSchema
 
 DEFAULT_USER_RATE = "1200/min"
@@ -141,7 +141,7 @@ class ApiViewMixin:
     throttle_classes = [ClientRateThrottle]
     pagination_class = CursorPagination
     renderer_classes = [JSONRenderer]
-    parser_classes = [JSONParser]
+    parser_classes = [StrictJSONParser]
     filter_backends = []
     schema = ApiAutoSchema()
     policy_actions: dict = {}

@@ -9,7 +9,7 @@ Bad input is never a 500: domain errors, DRF errors and Django's 404/permission 
 to a 4xx here.
 """
 
-from django.core.exceptions import ObjectDoesNotExist
+from django.core.exceptions import ObjectDoesNotExist, RequestDataTooBig, TooManyFieldsSent
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
@@ -130,6 +130,16 @@ def exception_handler(exc, context):
         if errors and detail == type(exc).title and len(errors) == 1:
             detail = next(iter(errors.values()))[0]
         return problem_response(status_code, code=code, detail=detail, errors=errors, title=title, instance=instance)
+    if isinstance(exc, RequestDataTooBig | TooManyFieldsSent):
+        code, detail = (
+            ("too_large", "요청 본문이 허용된 크기를 넘었습니다.")
+            if isinstance(exc, RequestDataTooBig)
+            else (
+                "too_many_fields",
+                "요청의 항목 수가 너무 많습니다.",
+            )
+        )
+        return problem_response(413, code=code, detail=detail, instance=instance)
     if isinstance(exc, Http404 | ObjectDoesNotExist):
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):

@@ -9,6 +9,8 @@ from .schema_views import not_found
 
 router = DefaultRouter(trailing_slash=True)
 router.include_root_view = False
+# No ".json" suffix routes: one representation, and a suffix on a detail route was a 500.
+router.include_format_suffixes = False
 router.register("tickets", views.TicketViewSet, basename="api-ticket")
 router.register("kinds", views.KindViewSet, basename="api-kind")
 router.register("followups", views.FollowUpViewSet, basename="api-followup")

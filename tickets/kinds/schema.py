@@ -118,7 +118,7 @@ def _coerce(field: dict, value):
             raise ValueError("정수여야 합니다.")
         try:
             number = int(value)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):  # OverflowError: int(float("inf"))
             raise ValueError("정수여야 합니다.") from None
         if isinstance(value, float) and value != number:
             raise ValueError("정수여야 합니다.")
