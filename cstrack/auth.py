@@ -4,45 +4,73 @@ permissions and group names read in one query per request.
 Login throttling: after LOGIN_MAX_FAILURES failed logins for one username (or
 LOGIN_MAX_FAILURES_PER_ADDRESS from one address) within LOGIN_LOCKOUT_SECONDS, further attempts
 are refused until the window passes.
-Applies to every password login (console and admin) because it is the authentication backend."""
+Applies to every password login (console and admin) because it is the authentication backend.
+
+The counters live in the database (`LoginFailure`), not in the Redis cache: a cache that fails
+open while Redis is down would let a guesser try passwords without limit. Each failure is one
+atomic UPDATE ... count = count + 1 (an INSERT for the first), so parallel guesses all count."""
 
 import hashlib
+from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth.backends import ModelBackend
-from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
-from django.db.models import CharField, Value
+from django.db import IntegrityError, transaction
+from django.db.models import CharField, F, Value
+
+from cstrack import calendar
+from cstrack.models import LoginFailure
 
 
 def _limits(request, username) -> list[tuple[str, int]]:
-    """(cache key, limit) pairs: per username, and per address with a higher limit because a
+    """(counter key, limit) pairs: per username, and per address with a higher limit because a
     contact centre's agents often share one address behind NAT."""
     user_key = hashlib.sha256((username or "").lower().encode()).hexdigest()[:32]
-    limits = [(f"login-fail:user:{user_key}", settings.LOGIN_MAX_FAILURES)]
+    limits = [(f"user:{user_key}", settings.LOGIN_MAX_FAILURES)]
     address = request.META.get("REMOTE_ADDR", "") if request is not None else ""
     if address:
-        limits.append((f"login-fail:addr:{address}", settings.LOGIN_MAX_FAILURES_PER_ADDRESS))
+        addr_key = hashlib.sha256(address.encode()).hexdigest()[:32]
+        limits.append((f"addr:{addr_key}", settings.LOGIN_MAX_FAILURES_PER_ADDRESS))
     return limits
 
 
 def is_locked(request, username) -> bool:
-    return any((cache.get(key) or 0) >= limit for key, limit in _limits(request, username))
+    now = calendar.now()
+    for key, limit in _limits(request, username):
+        if LoginFailure.objects.filter(key=key, expires_at__gt=now, count__gte=limit).exists():
+            return True
+    return False
+
+
+def _count(key: str) -> None:
+    now = calendar.now()
+    window = timedelta(seconds=settings.LOGIN_LOCKOUT_SECONDS)
+    with transaction.atomic():
+        if LoginFailure.objects.filter(key=key, expires_at__gt=now).update(count=F("count") + 1):
+            return
+        # None yet, or an expired window: start a new one.
+        if LoginFailure.objects.filter(key=key).update(count=1, expires_at=now + window):
+            return
+        try:
+            with transaction.atomic():
+                LoginFailure.objects.create(key=key, count=1, expires_at=now + window)
+        except IntegrityError:  # another request created it meanwhile
+            LoginFailure.objects.filter(key=key).update(count=F("count") + 1)
 
 
 def record_failure(request, username) -> None:
-    window = settings.LOGIN_LOCKOUT_SECONDS
     for key, _limit in _limits(request, username):
-        if not cache.add(key, 1, timeout=window):
-            try:
-                cache.incr(key)
-            except ValueError:  # expired between add and incr
-                cache.set(key, 1, timeout=window)
+        _count(key)
 
 
 def clear_failures(request, username) -> None:
     # Only the username's counter: one agent's success must not wipe an attack on the address.
-    cache.delete(_limits(request, username)[0][0])
+    LoginFailure.objects.filter(key=_limits(request, username)[0][0]).delete()
+
+
+def purge_expired() -> int:
+    return LoginFailure.objects.filter(expires_at__lte=calendar.now()).delete()[0]
 
 
 class ThrottledModelBackend(ModelBackend):

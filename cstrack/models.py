@@ -104,3 +104,20 @@ def idempotency_purge_expired(now=None) -> int:
     cutoff = (now or timezone.now()) - timedelta(hours=IDEMPOTENCY_TTL_HOURS)
     deleted, _by_model = IdempotencyRecord.objects.filter(created_at__lt=cutoff).delete()
     return deleted
+
+
+class LoginFailure(models.Model):
+    """Failed-login counters for the lock-out (cstrack/auth.py), in the database so that the
+    lock-out holds with Redis down: it fails closed, not open. `key` is a hash of the username
+    or the client address, never the username itself."""
+
+    key = models.CharField(max_length=80, unique=True)
+    count = models.PositiveIntegerField(default=0)
+    expires_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        verbose_name = _("로그인 실패 기록")
+        verbose_name_plural = _("로그인 실패 기록")
+
+    def __str__(self):
+        return f"{self.key[:12]}… ({self.count})"

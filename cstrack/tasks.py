@@ -30,6 +30,8 @@ def enqueue_on_commit(task, *args, on_failure=None):
 @shared_task(name="cstrack.purge_expired_idempotency_keys", ignore_result=True)
 def purge_expired_idempotency_keys():
     """API Idempotency-Key records are kept 24 h; run hourly by beat."""
+    from .auth import purge_expired
     from .models import idempotency_purge_expired
 
     idempotency_purge_expired()
+    purge_expired()  # login-failure windows that have ended
