@@ -1,6 +1,11 @@
 """Property-based checks against the served OpenAPI schema, in-process through the WSGI app:
 no server errors, responses (status, content type, headers, body) match the schema, and every
-operation refuses missing or wrong credentials. Bounded: a few examples per operation."""
+operation refuses missing or wrong credentials.
+
+Bounded in the suite (SCHEMATHESIS_EXAMPLES, default 12 per operation: a few minutes); the full
+run is `SCHEMATHESIS_EXAMPLES=100 pytest tests/api/test_schemathesis.py` (see docs/api.md)."""
+
+import os
 
 import pytest
 import schemathesis
@@ -13,10 +18,11 @@ from config.wsgi import application
 
 pytestmark = pytest.mark.django_db
 
-MAX_EXAMPLES = 12
+MAX_EXAMPLES = int(os.environ.get("SCHEMATHESIS_EXAMPLES", "12"))
 # "Schema-valid data must be accepted" does not hold here by design: a ticket's details are
 # validated against its kind's schema (data, not OpenAPI), cursors are opaque, state rules give
-# 409/400. Every other built-in check runs (server errors, status codes, content types, headers,
+# 409/400, free text holding a phone number is refused, webhook targets pass the outbound policy
+# (resolved addresses) -- none of which OpenAPI can express. Every other built-in check runs (server errors, status codes, content types, headers,
 # response bodies, auth is not ignored, schema-invalid data is rejected, ...).
 EXCLUDED_CHECKS = [positive_data_acceptance]
 
