@@ -58,7 +58,7 @@ def test_huge_integer_in_a_kind_field_is_a_field_error(make_ticket):
     from tickets.kinds.schema import validate_details
     from tickets.models import TicketKind
 
-    schema = TicketKind.objects.get(code="parking-season-pass-registration").schema
+    schema = TicketKind.objects.get(code="parking-season-pass-registration").current_schema.schema
     with pytest.raises(DomainValidationError) as caught:
         validate_details(schema, {"pass_paid_amount": float("inf")})
     assert "details.pass_paid_amount" in caught.value.field_errors

@@ -83,7 +83,7 @@ def test_call_back_number_field_of_a_kind_takes_a_landline():
     from tickets.models import TicketKind
 
     kind = TicketKind.objects.get(code="pet-partnership-inquiry")
-    schema = kind.schema
+    schema = kind.current_schema.schema
     details = {"company_name": "멍멍상사", "inquirer_name": "김담당", "contact_phone": "02-123-4567", "inquiry": "제휴"}
     _plain, personal = validate_details(schema, details)
     assert personal["contact_phone"] == "+8221234567"
