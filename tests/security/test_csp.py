@@ -53,6 +53,8 @@ PAGES = {
     "supervisor": ("/supervisor/", "supervisor"),
     "supervisor_chart": ("/supervisor/breaches.svg", "supervisor"),
     "dead_messages": ("/supervisor/messages/", "supervisor"),
+    "promise_report": ("/supervisor/reports/", "supervisor"),
+    "profile": ("/profile/", "supervisor"),
 }
 # Routes that only take a POST, or answer a file (no page to protect).
 NOT_PAGES = {
@@ -64,6 +66,8 @@ NOT_PAGES = {
     "followup_action",
     "supervisor_export",
     "dead_message_retry",
+    "promise_report_export",
+    "digest_cancel",
 }
 
 
