@@ -55,6 +55,8 @@ PAGES = {
     "dead_messages": ("/supervisor/messages/", "supervisor"),
     "promise_report": ("/supervisor/reports/", "supervisor"),
     "profile": ("/profile/", "supervisor"),
+    "search": ("/search/?q=DRV-100", "supervisor"),
+    "person": ("/people/driver_id/DRV-100/", "supervisor"),
 }
 # Routes that only take a POST, or answer a file (no page to protect).
 NOT_PAGES = {
@@ -68,6 +70,8 @@ NOT_PAGES = {
     "dead_message_retry",
     "promise_report_export",
     "digest_cancel",
+    "callback_reveal",
+    "callback_complete",
 }
 
 
