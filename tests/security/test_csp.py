@@ -57,6 +57,7 @@ PAGES = {
     "profile": ("/profile/", "supervisor"),
     "search": ("/search/?q=DRV-100", "supervisor"),
     "person": ("/people/driver_id/DRV-100/", "supervisor"),
+    "nav_counts": ("/counts/", "supervisor"),
 }
 # Routes that only take a POST, or answer a file (no page to protect).
 NOT_PAGES = {
@@ -72,6 +73,9 @@ NOT_PAGES = {
     "digest_cancel",
     "callback_reveal",
     "callback_complete",
+    "macro_apply",
+    "bulk_tickets",
+    "bulk_retry_messages",
 }
 
 
