@@ -11,6 +11,7 @@ from cstrack.actors import Actor
 from cstrack.errors import DomainValidationError
 from tests.api.helpers import penalty_body
 from tests.console.test_pages import PENALTY_POST, _error_next_to
+from tests.tickets.conftest import operator  # noqa: F401, F811 (on every board: the access policy scopes operations staff)
 from tickets.followups import changes
 from tickets.lifecycle import services
 from tickets.models import FollowUp, ReContact, Ticket
@@ -93,7 +94,7 @@ def _field_error(exc_info, field):
 
 
 @pytest.mark.parametrize("text", ["고객 010-2468-1357 회신", "고객 hong.gildong@example.com"])
-def test_services_refuse_contact_data_in_every_free_text(text, make_ticket, agent, operator, supervisor):
+def test_services_refuse_contact_data_in_every_free_text(text, make_ticket, agent, operator, supervisor):  # noqa: F811
     a, o, s = Actor.for_user(agent), Actor.for_user(operator), Actor.for_user(supervisor)
     with pytest.raises(DomainValidationError) as caught:
         make_ticket(title=text)
