@@ -11,7 +11,7 @@ from cstrack.actors import Actor
 from cstrack.errors import DomainValidationError
 from tests.api.helpers import penalty_body
 from tests.console.test_pages import PENALTY_POST, _error_next_to
-from tests.tickets.conftest import operator  # noqa: F401, F811 (on every board: the access policy scopes operations staff)
+from tests.tickets.conftest import operator  # noqa: F401 (on every board: the access policy scopes operations staff)
 from tickets.followups import changes
 from tickets.lifecycle import services
 from tickets.models import FollowUp, ReContact, Ticket
