@@ -157,6 +157,7 @@ def load(n_tickets: int, *, due_fraction: float = 0.01, seed: int = 7, chunk: in
                         "completed_at": None,
                         "completed_by_id": None,
                         "attempts": 0,
+                        "recipient_id": None,
                     }
                     followups.append(tuple(fu[c] for c in f_cols))
                 for k, etype in enumerate(("created", "transitioned", "outcome")):
