@@ -203,8 +203,14 @@ ERROR_CATEGORIES = (
     "http_4xx",
     "http_5xx",
     "configuration",
+    "not_delivered",
+    "fell_back",
     "other",
 )
+# The words a delivery error is written with when the provider's later report says the message
+# did not arrive, and when a failed AlimTalk goes out again as SMS/LMS (notifications writes them).
+NOT_DELIVERED = "수신 실패"
+FELL_BACK = "대체 문자로 발송"
 _HTTP_STATUS = re.compile(r"\bHTTP ([1-5])\d\d\b")
 
 
@@ -215,6 +221,10 @@ def error_category(text: str | None) -> str:
     if not text:
         return ""
     lowered = text.lower()
+    if FELL_BACK in text:
+        return "fell_back"
+    if NOT_DELIVERED in text:
+        return "not_delivered"
     if "outbound policy" in lowered:
         return "refused_by_policy"
     if "timeout" in lowered or "timed out" in lowered:

@@ -30,7 +30,7 @@ from django.core.validators import URLValidator
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Case, CharField, F, Q, Value, When
 
-from cstrack import calendar
+from cstrack import calendar, outbound
 from cstrack.errors import Conflict, DomainValidationError, NotFound
 from cstrack.logging import scrub
 from cstrack.pii import mask_email, mask_phone, normalise_email, normalise_phone
@@ -696,7 +696,7 @@ def _fall_back(rows, message: Message, reason: str, *, count_attempt: bool = Tru
     updated = rows.update(
         state=State.RETRY, on_fallback=True, attempts=F("attempts") + (1 if count_attempt else 0),
         next_attempt_at=now, lease_until=None,
-        needs_lookup=False, queued_at=now, last_error=f"{reason} → 대체 문자로 발송"[:LAST_ERROR_MAX], updated_at=now,
+        needs_lookup=False, queued_at=now, last_error=f"{reason} → {outbound.FELL_BACK}"[:LAST_ERROR_MAX], updated_at=now,
     )  # fmt: skip
     if updated:
         delivery_publish_on_commit([message.pk])
@@ -850,12 +850,14 @@ def messages_apply_reports(provider_name: str, reports) -> dict[str, int]:
             counts["delivered"] += 1
         elif message.sent_as == MessageType.ALIMTALK and _can_fall_back(message):
             accepted.update(report_code=report.code, reported_at=now)
-            _fall_back(accepted, message, f"알림톡 수신 실패(결과 코드 {report.code})", count_attempt=False)
+            _fall_back(
+                accepted, message, f"알림톡 {outbound.NOT_DELIVERED}(결과 코드 {report.code})", count_attempt=False
+            )
             counts["fallback"] += 1
         else:
             accepted.update(
                 state=State.DEAD, report_code=report.code, reported_at=now, next_attempt_at=None,
-                last_error=f"수신 실패(결과 코드 {report.code})", updated_at=now,
+                last_error=f"{outbound.NOT_DELIVERED}(결과 코드 {report.code})", updated_at=now,
             )  # fmt: skip
             logger.error("message %s: provider reported it undelivered (%s)", message.pk, report.code)
             counts["failed"] += 1

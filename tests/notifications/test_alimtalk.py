@@ -7,6 +7,7 @@ import time
 import pytest
 from django.core.exceptions import ValidationError
 
+from cstrack import outbound
 from notifications import services
 from notifications.models import Message, MessageTemplate
 from notifications.providers import memory
@@ -112,7 +113,7 @@ class TestSend:
             assert services.message_deliver(message.pk) == "fallback"
         row = Message.objects.get(pk=message.pk)
         assert (row.state, row.on_fallback, row.attempts) == (State.RETRY, True, 1)
-        assert "대체 문자" in row.last_error
+        assert "대체 문자" in row.last_error and outbound.error_category(row.last_error) == "fell_back"
         assert published.ids() == [message.pk]
         assert services.message_deliver(message.pk) == "sent"
         row = Message.objects.get(pk=message.pk)
@@ -168,6 +169,8 @@ class TestReports:
         row = Message.objects.get(pk=message.pk)
         assert (row.state, row.delivery_status, row.report_code) == (State.DEAD, "failed", "3059")
         assert "3059" in row.last_error
+        # What an API caller is told: a category, not the provider's text.
+        assert outbound.error_category(row.last_error) == "not_delivered"
 
     def test_a_report_is_applied_once(self, client, enqueue, reports_on, fake_provider):
         message = enqueue()

@@ -176,3 +176,6 @@ def test_error_category_table():
     assert outbound.error_category("gateway: HTTP 502 E_UPSTREAM") == "http_5xx"
     assert outbound.error_category("webhook: refused by outbound policy: private address") == "refused_by_policy"
     assert outbound.error_category("HTTP_GATEWAY_URL is not set") == "configuration"
+    # A provider's report that the message never arrived, and an AlimTalk re-sent as SMS/LMS.
+    assert outbound.error_category("수신 실패(결과 코드 3059)") == "not_delivered"
+    assert outbound.error_category("알림톡 수신 실패(결과 코드 3018) → 대체 문자로 발송") == "fell_back"
