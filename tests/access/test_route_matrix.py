@@ -95,7 +95,7 @@ CONSOLE = {
     "console:home": {"GET": Gate(LOGGED_IN)},
     "console:agent_home": {"GET": Gate("tickets.add_recontact")},
     "console:ticket_new": {"GET": Gate("tickets.add_ticket"), "POST": Gate("tickets.add_ticket")},
-    "console:ticket_matching": {"GET": Gate("tickets.add_recontact")},
+    "console:ticket_matching": {"POST": Gate("tickets.add_recontact")},
     "console:ticket_detail": {"GET": Gate("tickets.view_ticket", TICKET)},
     "console:ticket_reveal": {"POST": Gate("tickets.reveal_contact", TICKET)},
     "console:delegation_reveal": {"POST": Gate("tickets.reveal_contact", DELEGATION)},

@@ -113,7 +113,7 @@ def test_history_by_driver_id(login, operator, make_ticket):
 
 def test_lookup_says_what_matched(login, agent, make_ticket):
     by_driver = make_ticket(driver_id="DRV-8")
-    results = login(agent).get("/tickets/matching/?driver_id=DRV-8").json()["results"]
+    results = login(agent).post("/tickets/matching/", {"driver_id": "DRV-8"}).json()["results"]
     assert [r["reference"] for r in results] == [by_driver.reference]
     assert results[0]["matched"] == ["기사 ID"]
     assert "이 기사" in results[0]["offer"] and "이 고객" not in results[0]["offer"]
@@ -123,7 +123,7 @@ def test_lookup_finds_closed_tickets_after_open_ones(login, agent, make_ticket):
     closed = make_ticket(**PHONE)
     services.ticket_transition(closed, to_status=Status.CANCELLED, actor=services.Actor.for_user(agent))
     open_one = make_ticket(**PHONE)
-    results = login(agent).get("/tickets/matching/?phone=01031415926").json()["results"]
+    results = login(agent).post("/tickets/matching/", {"phone": "01031415926"}).json()["results"]
     assert [r["reference"] for r in results] == [open_one.reference, closed.reference]
     assert [r["open"] for r in results] == [True, False]
     assert "이 고객" in results[0]["offer"] and "재인입으로 기록할까요" in results[0]["offer"]

@@ -2,6 +2,7 @@
 fields, masked contact data, and each action calling its service."""
 
 import pytest
+from django.test import Client
 
 from cstrack import calendar
 from notifications.models import Message
@@ -181,12 +182,30 @@ def test_datetime_field_is_read_as_kst(login, agent):
 def test_matching_lookup_json(login, agent, make_ticket):
     ticket = make_ticket(customer_phone="010-1234-5678", consent_basis="newly_collected", call_id="CALL-1")
     client = login(agent)
-    data = client.get("/tickets/matching/?phone=01012345678").json()
+    data = client.post("/tickets/matching/", {"phone": "01012345678"}).json()
     assert [r["reference"] for r in data["results"]] == [ticket.reference]
     assert data["results"][0]["phone"] == "010-****-5678"
     assert "재인입으로 기록할까요" in data["results"][0]["offer"]
-    assert client.get("/tickets/matching/?call_id=CALL-1").json()["results"][0]["reference"] == ticket.reference
-    assert client.get("/tickets/matching/?phone=010-12").json()["results"] == []
+    assert (
+        client.post("/tickets/matching/", {"call_id": "CALL-1"}).json()["results"][0]["reference"] == ticket.reference
+    )
+    assert client.post("/tickets/matching/", {"phone": "010-12"}).json()["results"] == []
+
+
+def test_matching_lookup_takes_no_number_in_the_url(login, agent, make_ticket):
+    """The repeat-contact lookup is a POST like the search box: a GET with a phone in the query
+    string finds nothing (405), and a POST without the CSRF token is refused."""
+    make_ticket(customer_phone="010-1234-5678", consent_basis="newly_collected")
+    response = login(agent).get("/tickets/matching/?phone=01012345678")
+    assert response.status_code == 405
+    assert b"5678" not in response.content
+    strict = Client(enforce_csrf_checks=True)
+    strict.force_login(agent)
+    assert strict.post("/tickets/matching/", {"phone": "01012345678"}).status_code == 403
+    strict.get("/tickets/new/?kind=driver-penalty-request")  # the form sets the CSRF cookie
+    token = strict.cookies["csrftoken"].value
+    found = strict.post("/tickets/matching/", {"phone": "01012345678", "csrfmiddlewaretoken": token})
+    assert found.status_code == 200 and len(found.json()["results"]) == 1
 
 
 # --- Ticket page ---------------------------------------------------------------------------------

@@ -107,13 +107,22 @@ def test_supervisor_reschedules_overdue_followup(page, login, snap, supervisor, 
 def test_agent_offered_matching_ticket_on_repeat_contact(page, login, snap, agent, make_ticket):
     existing = make_ticket(customer_phone="010-1234-5678", consent_basis="newly_collected")
     login(agent)
+    urls = []
+    page.on("request", lambda request: urls.append(request.url))
     page.goto("/tickets/new/?kind=driver-penalty-request")
-    page.get_by_label("고객 연락처").press_sequentially("010-1234-5678")
-
+    phone = page.get_by_label("고객 연락처")
+    phone.press_sequentially("010-9999-0000")  # a wrong number first: nothing offered
     offer = page.locator("#matches")
+    page.wait_for_timeout(600)
+    expect(offer).to_be_empty()
+    phone.fill("")
+    phone.press_sequentially("010-1234-5678")
+
     expect(offer).to_contain_text(existing.reference)
     expect(offer).to_contain_text("재인입으로 기록할까요?")
     snap("offer")
+    # The lookup is a POST: the number typed never appears in a URL (history, access logs).
+    assert not [u for u in urls if "5678" in u or "0000" in u], urls
     offer.get_by_role("link", name=re.compile("재인입 기록")).click()
 
     expect(page).to_have_url(re.compile(rf"/tickets/{existing.reference}/#recontact$"))

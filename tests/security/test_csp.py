@@ -47,7 +47,6 @@ PAGES = {
     "home": ("/", "nobody"),
     "agent_home": ("/agent/", "agent"),
     "ticket_new": ("/tickets/new/", "agent"),
-    "ticket_matching": ("/tickets/matching/?driver_id=DRV-100", "agent"),
     "ticket_detail": ("/tickets/{ref}/", "supervisor"),
     "ops_queue": ("/ops/", "operator"),
     "supervisor": ("/supervisor/", "supervisor"),
@@ -62,6 +61,7 @@ PAGES = {
 # Routes that only take a POST, or answer a file (no page to protect).
 NOT_PAGES = {
     "logout",
+    "ticket_matching",
     "ticket_reveal",
     "ticket_action",
     "delegation_reveal",

@@ -13,7 +13,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_POST
 
 from cstrack import calendar, pii
 
@@ -196,15 +196,16 @@ def _offer(t, fields) -> str:
 
 
 @requires("log_recontact")
-@require_GET
+@require_POST
 def ticket_matching(request):
     """Tickets, open and closed, for a repeat contact (JSON for the new-ticket form): what matched
-    (phone, member ID, driver ID, call ID), and on an open one the offer to log a re-contact."""
+    (phone, member ID, driver ID, call ID), and on an open one the offer to log a re-contact.
+    A POST (CSRF-checked) like the search box: the number typed never lands in a URL or a log."""
     terms = selectors.lookup_terms(
-        phone=request.GET.get("phone", ""),
-        member_id=request.GET.get("member_id", ""),
-        driver_id=request.GET.get("driver_id", ""),
-        call_id=request.GET.get("call_id", ""),
+        phone=request.POST.get("phone", ""),
+        member_id=request.POST.get("member_id", ""),
+        driver_id=request.POST.get("driver_id", ""),
+        call_id=request.POST.get("call_id", ""),
     )
     found = list(access.visible_tickets(request.user, selectors.tickets_matching(terms))[:20])
     found.sort(key=lambda t: (not t.is_open,))  # open ones first, each group newest first
