@@ -10,6 +10,7 @@ import hmac
 import json
 import re
 from functools import lru_cache
+from typing import NamedTuple
 
 import phonenumbers
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
@@ -78,6 +79,21 @@ def normalise_phone(raw: str, field: str = "phone", *, allow_landline: bool = Fa
     if not phonenumbers.is_valid_number(parsed):
         raise _phone_error(field, f"올바른 전화번호가 아닙니다. {PHONE_EXAMPLE}")
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+class NormalisedPhone(NamedTuple):
+    """A number `normalise_phone` has already returned, with its `mask_phone` form, as a record
+    stores them (a ticket's customer_phone and customer_phone_masked): a message to it takes
+    them as they are instead of parsing the number twice more per message. Its repr shows the
+    masked form only, so it cannot leak into a log or a traceback."""
+
+    e164: str
+    masked: str
+
+    def __repr__(self) -> str:
+        return f"NormalisedPhone({self.masked!r})"
+
+    __str__ = __repr__
 
 
 def is_mobile(e164: str | None) -> bool:

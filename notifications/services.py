@@ -33,7 +33,7 @@ from django.db.models import Case, CharField, F, Q, Value, When
 from cstrack import calendar, outbound
 from cstrack.errors import Conflict, DomainValidationError, NotFound
 from cstrack.logging import scrub
-from cstrack.pii import mask_email, mask_phone, normalise_email, normalise_phone
+from cstrack.pii import NormalisedPhone, is_mobile, mask_email, mask_phone, normalise_email, normalise_phone
 from cstrack.tasks import enqueue_on_commit
 
 from .models import Channel, Message, MessageTemplate, MessageType
@@ -124,8 +124,14 @@ def retry_delay(attempts: int, *, rng: random.Random | None = None) -> timedelta
 # --- enqueue -----------------------------------------------------------------------------------
 
 
-def _recipient(channel: str, recipient: str) -> tuple[str, str]:
-    """Normalise the recipient for its channel; return (value, masked)."""
+def _recipient(channel: str, recipient: str | NormalisedPhone) -> tuple[str, str]:
+    """Normalise the recipient for its channel; return (value, masked). A `NormalisedPhone`
+    (a number a record stores already normalised, with its mask) is taken as it is when it is
+    a mobile number with a mask; anything else is normalised here."""
+    if isinstance(recipient, NormalisedPhone):
+        if channel == Channel.SMS and recipient.masked and is_mobile(recipient.e164):
+            return recipient.e164, recipient.masked
+        recipient = recipient.e164
     if channel == Channel.SMS:
         value = normalise_phone(recipient, field="recipient")
         return value, mask_phone(value)
@@ -205,7 +211,8 @@ def message_enqueue(
     * With `template` (an instance or its code) the subject and body are rendered from it with
       `context` (see notifications.templating); `subject`/`body` must then be empty. Without a
       template, `body` (and `subject`) are used as they are, not rendered.
-    * SMS: the recipient is normalised to E.164; the text must be EUC-KR and at most 2,000 bytes;
+    * SMS: the recipient is normalised to E.164 (a `pii.NormalisedPhone`, a number a record
+      stores normalised with its mask, is taken as it is); the text must be EUC-KR and at most 2,000 bytes;
       the type (SMS/LMS) follows the length.
     * The first attempt is at max(now, not_before), moved to the end of quiet hours when
       `respect_quiet_hours` (customer messages). Only a message due now is queued at commit;
@@ -288,7 +295,7 @@ def _build(
     now: datetime,
     *,
     channel: str,
-    recipient: str,
+    recipient: str | NormalisedPhone,
     key: str,
     template: MessageTemplate | str | None = None,
     context: dict | None = None,

@@ -70,13 +70,34 @@ def sms_char_ok(ch: str) -> bool:
         return False
 
 
+def _encoded_if_all_ok(text: str) -> bytes | None:
+    """`text` in EUC-KR if every character of it is one `sms_char_ok` accepts, else None.
+
+    One encode of the whole text instead of one per character (the dispatcher checks every
+    message it renders). The codec writes ASCII as 1 byte and every other character it knows
+    as 2 bytes, or 8 for a make-up sequence (tests/notifications/test_templates.py checks the
+    whole of Unicode), so the text is all right exactly when its length in bytes is 2 per
+    character less 1 per ASCII character."""
+    try:
+        encoded = text.encode(SMS_ENCODING)
+    except UnicodeEncodeError:
+        return None
+    ascii_count = len(text.encode("ascii", "ignore"))
+    return encoded if len(encoded) == 2 * len(text) - ascii_count else None
+
+
 def sms_safe(text: str) -> str:
     """`text` with every character SMS cannot carry replaced by '?'."""
+    if _encoded_if_all_ok(text) is not None:
+        return text
     return "".join(ch if sms_char_ok(ch) else "?" for ch in text)
 
 
 def euc_kr_length(text: str) -> int:
     """Length in EUC-KR bytes (Hangul 2, ASCII 1); characters SMS cannot carry count as '?'."""
+    encoded = _encoded_if_all_ok(text)
+    if encoded is not None:
+        return len(encoded)
     return len(sms_safe(text).encode(SMS_ENCODING))
 
 
@@ -88,6 +109,8 @@ def sms_type(body: str) -> str:
 def unencodable_characters(text: str) -> list[str]:
     """The distinct characters of `text` EUC-KR cannot carry, in order of appearance."""
     bad: list[str] = []
+    if _encoded_if_all_ok(text) is not None:
+        return bad
     for ch in text:
         if ch not in bad and not sms_char_ok(ch):
             bad.append(ch)

@@ -6,6 +6,7 @@ import pytest
 import time_machine
 from django.db import connection, transaction
 
+from cstrack import pii
 from cstrack.errors import DomainValidationError
 from notifications import services
 from notifications.models import Message, MessageTemplate
@@ -199,3 +200,35 @@ def test_due_now_is_published_once(enqueue, published):
 def test_template_with_explicit_body_is_refused(enqueue, sms_template):
     with pytest.raises(DomainValidationError):
         enqueue(template=sms_template, body="이것도", context={"reference": "a", "customer_name_masked": "b"})
+
+
+class TestNormalisedPhone:
+    """A number a record stores normalised with its mask (a ticket's customer phone) is taken
+    as it is: the same row as from the number typed by hand, without parsing it again."""
+
+    def test_gives_the_same_recipient_and_mask_as_the_typed_number(self, enqueue, monkeypatch):
+        typed = enqueue(idempotency_key="typed", recipient=PHONE)
+        stored = pii.NormalisedPhone(PHONE_E164, pii.mask_phone(PHONE_E164))
+
+        def not_again(*args, **kwargs):
+            raise AssertionError("a stored normalised number is not parsed again")
+
+        monkeypatch.setattr(services, "normalise_phone", not_again)
+        reused = enqueue(idempotency_key="reused", recipient=stored)
+        reused.refresh_from_db()
+        assert (reused.recipient, reused.recipient_masked) == (typed.recipient, typed.recipient_masked)
+        assert (reused.recipient, reused.recipient_masked) == (PHONE_E164, "010-****-5678")
+        assert reused.message_type == typed.message_type
+
+    def test_without_a_mask_or_not_mobile_it_is_checked_as_usual(self, enqueue):
+        unmasked = enqueue(idempotency_key="unmasked", recipient=pii.NormalisedPhone("010 1234 5678", ""))
+        assert (unmasked.recipient, unmasked.recipient_masked) == (PHONE_E164, "010-****-5678")
+        with pytest.raises(DomainValidationError) as exc:
+            enqueue(idempotency_key="landline", recipient=pii.NormalisedPhone("+8221234567", "02-***-4567"))
+        assert "recipient" in exc.value.field_errors
+        assert not Message.objects.filter(idempotency_key="landline").exists()
+
+    def test_shows_only_the_mask(self):
+        stored = pii.NormalisedPhone(PHONE_E164, "010-****-5678")
+        for shown in (repr(stored), str(stored), f"{stored}", repr([stored])):
+            assert "1234" not in shown and "010-****-5678" in shown

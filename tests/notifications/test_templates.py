@@ -1,12 +1,21 @@
 """Template validation and rendering (pure) and MessageTemplate.clean()."""
 
+import contextlib
+
 import pytest
 from django.core.exceptions import ValidationError
 
 from cstrack.errors import DomainValidationError
 from notifications.models import MessageTemplate
 from notifications.services import PLACEHOLDERS, sms_type, template_validate
-from notifications.templating import euc_kr_length, render
+from notifications.templating import (
+    SMS_ENCODING,
+    euc_kr_length,
+    render,
+    sms_char_ok,
+    sms_safe,
+    unencodable_characters,
+)
 
 
 def errors_of(exc_info) -> str:
@@ -94,6 +103,41 @@ class TestSmsType:
         assert sms_type("가" * 44 + "abc") == "LMS"  # 91 bytes
         assert sms_type("a" * 90) == "SMS"
         assert sms_type("a" * 91) == "LMS"
+
+
+class TestWholeTextCheck:
+    """The SMS checks encode a text whole and compare byte counts instead of testing each
+    character; they must say exactly what the character-by-character rule says."""
+
+    def test_the_codec_writes_every_non_ascii_character_as_2_or_8_bytes(self):
+        # What the whole-text check relies on: a 1-byte non-ASCII character would break it.
+        lengths = set()
+        for code in range(0x80, 0x110000):
+            if 0xD800 <= code <= 0xDFFF:
+                continue
+            with contextlib.suppress(UnicodeEncodeError):
+                lengths.add(len(chr(code).encode(SMS_ENCODING)))
+        assert lengths == {2, 8}
+
+    @pytest.mark.parametrize(
+        "text",
+        [
+            "",
+            "abc 123",
+            "고객님, 접수 번호 CS-20261122-0001 건을 처리했습니다.",
+            "똠방각하",  # outside KS X 1001: the codec writes an 8-byte make-up sequence
+            "a똠b",
+            "안녕 😀 하세요",
+            "\u3164",  # the Hangul filler itself is a plain 2-byte KS X 1001 character
+            "똠똠" + "가" * 3,
+            "é ü ß",
+        ],
+    )
+    def test_same_answers_as_character_by_character(self, text):
+        per_char_safe = "".join(ch if sms_char_ok(ch) else "?" for ch in text)
+        assert sms_safe(text) == per_char_safe
+        assert euc_kr_length(text) == len(per_char_safe.encode(SMS_ENCODING))
+        assert unencodable_characters(text) == list(dict.fromkeys(ch for ch in text if not sms_char_ok(ch)))
 
 
 class TestRender:

@@ -86,14 +86,14 @@ def test_a_failing_row_neither_loses_nor_repeats_the_others(
     tickets = _penalties(create, operator_actor, with_outcome=4, without=0)
     bad = tickets[1]
     Ticket.objects.filter(pk=bad.pk).update(customer_phone="+821099990000")
-    real_normalise = outbox_services.normalise_phone
+    real_recipient = outbox_services._recipient
 
-    def refuse_one(raw, *args, **kwargs):  # the outbox refuses this one recipient
-        if raw == "+821099990000":
+    def refuse_one(channel, recipient):  # the outbox refuses this one recipient
+        if getattr(recipient, "e164", recipient) == "+821099990000":
             raise DomainValidationError({"recipient": ["수신 거부된 번호"]})
-        return real_normalise(raw, *args, **kwargs)
+        return real_recipient(channel, recipient)
 
-    monkeypatch.setattr(outbox_services, "normalise_phone", refuse_one)
+    monkeypatch.setattr(outbox_services, "_recipient", refuse_one)
     bad_sms = FollowUp.objects.get(ticket=bad, action=Action.CUSTOMER_MESSAGE)
 
     with django_capture_on_commit_callbacks(execute=True):

@@ -291,8 +291,11 @@ def _customer_message(fu: FollowUp, ticket: Ticket, pending: list[FollowUp], cov
         )
     if not recipient:
         return _skip(fu, "고객 연락처가 없어 생략")
-    if template.channel == "sms" and not pii.is_mobile(recipient):
-        return _skip(fu, "휴대폰 번호가 아니어서 문자를 보낼 수 없어 생략")
+    if template.channel == "sms":
+        if not pii.is_mobile(recipient):
+            return _skip(fu, "휴대폰 번호가 아니어서 문자를 보낼 수 없어 생략")
+        # Stored normalised with its mask (tickets.privacy.consent): not parsed again per message.
+        recipient = pii.NormalisedPhone(recipient, ticket.customer_phone_masked)
     message = {
         "channel": template.channel,
         "recipient": recipient,
