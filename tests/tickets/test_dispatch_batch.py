@@ -142,3 +142,34 @@ def test_a_failed_bulk_leaves_no_partial_writes(create, operator_actor, monkeypa
     assert TicketEvent.objects.filter(type=EventType.BREACHED).count() == 3
     assert Message.objects.filter(channel="email").count() == 3
     assert Ticket.objects.filter(pk__in=[t.pk for t in tickets], breached_at__isnull=False).count() == 3
+
+
+def test_the_batch_update_sets_each_row_its_own_values_and_leaves_the_rest(create, operator_actor):
+    """_update_followups (one statement: a CASE per column on SQLite, unnest on PostgreSQL)."""
+    tickets = _penalties(create, operator_actor, with_outcome=2, without=1)
+    rows = list(FollowUp.objects.filter(ticket__in=tickets).order_by("pk"))
+    done, skipped, untouched = rows[0], rows[1], rows[2]
+    FollowUp.objects.filter(pk=skipped.pk).update(completed_at=kst(2026, 11, 21, 9, 0))
+    before = {row.pk: row for row in FollowUp.objects.filter(pk__in=[r.pk for r in rows])}
+    now = kst(2026, 11, 22, 10, 0)
+    with at(2026, 11, 22, 10, 0):
+        dispatcher._update_followups(
+            now,
+            state={done.pk: ST.DONE, skipped.pk: ST.SKIPPED},
+            reason={done.pk: "보냄", skipped.pk: "생략"},
+            completed_at={done.pk: now, skipped.pk: None},  # None writes NULL
+            message_id={},  # a column no row names changes nothing
+        )
+    after = {row.pk: row for row in FollowUp.objects.filter(pk__in=[r.pk for r in rows])}
+    assert (after[done.pk].state, after[done.pk].reason, after[done.pk].completed_at) == (ST.DONE, "보냄", now)
+    assert (after[skipped.pk].state, after[skipped.pk].reason, after[skipped.pk].completed_at) == (
+        ST.SKIPPED,
+        "생략",
+        None,
+    )
+    assert after[done.pk].message_id == before[done.pk].message_id
+    assert after[done.pk].updated_at == now
+    unchanged = ("state", "reason", "completed_at", "message_id", "updated_at", "due_at")
+    for row in rows[2:]:
+        assert [getattr(after[row.pk], f) for f in unchanged] == [getattr(before[row.pk], f) for f in unchanged]
+    assert untouched.pk not in (done.pk, skipped.pk)
