@@ -232,3 +232,50 @@ class TestNormalisedPhone:
         stored = pii.NormalisedPhone(PHONE_E164, "010-****-5678")
         for shown in (repr(stored), str(stored), f"{stored}", repr([stored])):
             assert "1234" not in shown and "010-****-5678" in shown
+
+
+class TestEnqueueMany:
+    def _spec(self, key, body="본문"):
+        return {"channel": "sms", "recipient": PHONE, "idempotency_key": key, "body": body}
+
+    def test_rows_come_back_aligned_and_as_stored(self, db):
+        existing = services.message_enqueue(channel="sms", recipient=PHONE, idempotency_key="old", body="예전")
+        rows = services.messages_enqueue_many(
+            [self._spec("a"), self._spec("old", "무시됨"), self._spec("b"), self._spec("a", "같은 키")]
+        )
+        assert [m.idempotency_key for m in rows] == ["a", "old", "b", "a"]
+        assert rows[0] is rows[3] and rows[1].pk == existing.pk and rows[1].body == "예전"
+        for row in rows:
+            stored = Message.objects.get(pk=row.pk)
+            assert not row._state.adding
+            assert (row.idempotency_key, row.body, row.recipient, row.recipient_masked, row.state) == (
+                stored.idempotency_key,
+                stored.body,
+                stored.recipient,
+                stored.recipient_masked,
+                stored.state,
+            )
+            assert (row.created_at, row.next_attempt_at, row.queued_at) == (
+                stored.created_at,
+                stored.next_attempt_at,
+                stored.queued_at,
+            )
+        assert Message.objects.count() == 3
+
+    def test_a_key_written_by_another_transaction_meanwhile_comes_back_as_that_row(self, db, monkeypatch):
+        theirs = services.message_enqueue(channel="sms", recipient=PHONE, idempotency_key="race", body="먼저 온 것")
+        real_filter = Message.objects.filter
+        calls = {"n": 0}
+
+        def look_up_sees_nothing_once(*args, **kwargs):
+            qs = real_filter(*args, **kwargs)
+            if "idempotency_key__in" in kwargs and calls["n"] == 0:
+                calls["n"] += 1
+                return qs.none()  # the look-up ran before the other transaction committed
+            return qs
+
+        monkeypatch.setattr(Message.objects, "filter", look_up_sees_nothing_once)
+        rows = services.messages_enqueue_many([self._spec("race", "나중 것"), self._spec("mine")])
+        assert (rows[0].pk, rows[0].body) == (theirs.pk, "먼저 온 것")
+        assert rows[1].body == "본문" and rows[1].pk == Message.objects.get(idempotency_key="mine").pk
+        assert Message.objects.count() == 2
