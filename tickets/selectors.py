@@ -122,6 +122,13 @@ def overdue_tickets(now=None) -> QuerySet:
     )
 
 
+def overdue_rows(ids: list[int], columns: list[str]) -> list[dict]:
+    """The queue's rows for these ticket ids, in the ids' order, as plain values of `columns`
+    (related columns as `kind__name` and so on): one query, no model instances."""
+    rows = {row["id"]: row for row in Ticket.objects.filter(pk__in=ids).values("id", *columns)}
+    return [rows[pk] for pk in ids if pk in rows]
+
+
 def age_condition(bucket: str, now) -> Q:
     """Tickets of the overdue queue in one age bucket (calendar.AGE_BUCKETS), aged from their
     oldest missed due time (or their receipt when no duty is pending)."""

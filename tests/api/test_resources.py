@@ -9,7 +9,7 @@ import yaml
 from notifications.models import Message
 from tickets.api.examples import example_request
 from tickets.followups import dispatcher
-from tickets.models import FollowUp, TicketKind
+from tickets.models import PENDING_FOLLOWUP_STATES, FollowUp, TicketKind
 
 from .helpers import assert_problem, penalty_body
 
@@ -133,6 +133,43 @@ def test_overdue_queue_with_counts(api, make_ticket):
     assert summary["by_assignee"] == {late.assignee.username if late.assignee else "(미배정)": 1}
     assert sum(summary["by_age"].values()) == 1 and summary["by_age"][">7d"] == 1
     assert api.get("/api/v1/queues/overdue/?kind=pet-cs-inquiry").json()["summary"]["total"] == 0
+
+
+# The overdue queue's rows: what a queue shows, not the whole ticket (docs/api.md).
+QUEUE_ROW_FIELDS = {
+    "id", "reference", "kind", "kind_name", "board", "assignee", "status", "priority", "channel", "title",
+    "received_at", "oldest_due", "breached_at", "outcome", "member_id", "driver_id", "call_id", "vehicle_plate",
+    "customer_phone", "customer_email", "version", "updated_at",
+}  # fmt: skip
+
+
+def test_overdue_rows_are_queue_rows_that_agree_with_the_ticket(api, make_ticket, agent):
+    with time_machine.travel(dt.datetime(2026, 11, 2, 10, 0, tzinfo=KST), tick=False):
+        late = make_ticket(customer_phone="010-1234-5678", consent_basis="newly_collected", assignee=agent)
+    with time_machine.travel(dt.datetime(2026, 11, 20, 10, 0, tzinfo=KST), tick=False):
+        dispatcher.dispatch_due()  # the D+3 breach alert fires; the ticket stays open
+        response = api.get("/api/v1/queues/overdue/")
+        ticket = api.get(f"/api/v1/tickets/{late.reference}/").json()
+    (row,) = response.json()["results"]
+    assert set(row) == QUEUE_ROW_FIELDS
+    assert row["customer_phone"] == "010-****-5678" and b"1234-5678" not in response.content
+    assert row["assignee"] == agent.username and row["breached_at"] is not None
+    # Every field the row shares with the ticket says the same as the ticket.
+    assert {k: row[k] for k in QUEUE_ROW_FIELDS - {"oldest_due"}} == {
+        k: ticket[k] for k in QUEUE_ROW_FIELDS - {"oldest_due"}
+    }
+    pending = [f["due_at"] for f in ticket["followups"] if f["state"] in PENDING_FOLLOWUP_STATES]
+    assert pending and row["oldest_due"] == min(pending, key=dt.datetime.fromisoformat)
+
+
+def test_schema_documents_the_lean_queue_rows(api):
+    schema = yaml.safe_load(api.get("/api/schema/").content)
+    row = schema["components"]["schemas"]["OverdueTicket"]
+    assert set(row["properties"]) == QUEUE_ROW_FIELDS == set(row["required"])
+    assert "not the whole ticket" in row["description"] and "/api/v1/tickets/{reference}/" in row["description"]
+    page = schema["components"]["schemas"]["PaginatedOverdueTicketList"]
+    assert page["properties"]["results"]["items"] == {"$ref": "#/components/schemas/OverdueTicket"}
+    assert "summary" in page["required"]
 
 
 def test_schema_and_docs_are_served(api):

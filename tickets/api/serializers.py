@@ -337,12 +337,42 @@ class OverdueSummarySerializer(serializers.Serializer):
     )
 
 
-class OverdueTicketSerializer(TicketSerializer):
-    oldest_due = serializers.DateTimeField(read_only=True, allow_null=True)
+class OverdueTicketSerializer(serializers.ModelSerializer):
+    """A row of the overdue queue, not the whole ticket: no kind `details`, no
+    `personal_details`, no `allowed_transitions` (read `GET /api/v1/tickets/{reference}/` for
+    those, with its follow-ups and events). Contact data masked."""
 
-    class Meta(TicketSerializer.Meta):
-        fields = [*TicketSerializer.Meta.fields, "oldest_due"]
+    # Serialized from plain values() rows (selectors.overdue_rows), not model instances: each
+    # field's source is a column of that read (value_columns), so the queue reads only these.
+
+    kind = serializers.CharField(source="kind__code", read_only=True, help_text="Kind code.")
+    kind_name = serializers.CharField(source="kind__name", read_only=True)
+    board = serializers.CharField(source="board__code", read_only=True, help_text="Board code.")
+    assignee = serializers.CharField(
+        source="assignee__username", read_only=True, allow_null=True, help_text="Username; null when unassigned."
+    )
+    customer_phone = serializers.CharField(source="customer_phone_masked", read_only=True, help_text="Masked.")
+    customer_email = serializers.CharField(source="customer_email_masked", read_only=True, help_text="Masked.")
+    oldest_due = serializers.DateTimeField(
+        source="next_due_at",
+        read_only=True,
+        allow_null=True,
+        help_text="The earliest due time of the ticket's pending follow-ups; null for a breached ticket with none left.",
+    )
+
+    class Meta:
+        model = Ticket
+        fields = [
+            "id", "reference", "kind", "kind_name", "board", "assignee", "status", "priority", "channel", "title",
+            "received_at", "oldest_due", "breached_at", "outcome", "member_id", "driver_id", "call_id",
+            "vehicle_plate", "customer_phone", "customer_email", "version", "updated_at",
+        ]  # fmt: skip
         read_only_fields = fields
+
+
+def value_columns(serializer_class) -> list[str]:
+    """The columns (`values()` names) that a serializer of plain rows reads: its fields' sources."""
+    return [field.source for field in serializer_class().fields.values()]
 
 
 class RevealedContactSerializer(serializers.Serializer):

@@ -1,7 +1,7 @@
 """API views: parse, call a service or selector, serialize. No rules here."""
 
 from django.contrib.auth import get_user_model
-from django.db.models import F, Max, OuterRef, Prefetch, Subquery
+from django.db.models import Max, OuterRef, Prefetch, Subquery
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view, inline_serializer
@@ -559,8 +559,17 @@ class OverduePagination(ApiViewMixin.pagination_class):
         return result
 
 
+# The page's rows are plain values read by id: only the columns the queue's rows show.
+OVERDUE_COLUMNS = s.value_columns(s.OverdueTicketSerializer)
+
+
 @extend_schema_view(
-    list=extend_schema(summary="Overdue and breached tickets, with counts by kind, board and age", tags=["queues"]),
+    list=extend_schema(
+        summary="Overdue and breached tickets, with counts by kind, board and age",
+        description="Each row is a queue row (`OverdueTicket`), not the whole ticket: read "
+        "`GET /api/v1/tickets/{reference}/` for its details, follow-ups and allowed transitions.",
+        tags=["queues"],
+    ),
 )
 class OverdueQueueViewSet(mixins.ListModelMixin, ApiViewSet):
     serializer_class = s.OverdueTicketSerializer
@@ -577,15 +586,7 @@ class OverdueQueueViewSet(mixins.ListModelMixin, ApiViewSet):
 
     def list(self, request, *args, **kwargs):
         page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
-        ids = [ticket.pk for ticket in page]
-        full = (
-            selectors.ticket_list()
-            .select_related("schema_version")
-            .defer("customer_phone", "customer_email")
-            .annotate(oldest_due=F("next_due_at"))
-            .in_bulk(ids)
-        )
-        rows = [full[pk] for pk in ids if pk in full]
+        rows = selectors.overdue_rows([ticket.pk for ticket in page], OVERDUE_COLUMNS)
         return self.get_paginated_response(self.get_serializer(rows, many=True).data)
 
     def paginate_queryset(self, queryset):
