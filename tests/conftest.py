@@ -167,6 +167,30 @@ def make_ticket(db, agent):
 
 
 @pytest.fixture
+def overdue_copies(make_ticket):
+    """n open overdue tickets, quickly: one through the service, n - 1 copies of its row."""
+    import time_machine
+
+    from cstrack import calendar
+    from tickets.models import Ticket
+
+    def _make(n):
+        with time_machine.travel(calendar.days_ago(calendar.now(), 5), tick=False):
+            first = make_ticket()
+        Ticket.objects.filter(pk=first.pk).update(next_due_at=calendar.days_ago(calendar.now(), 2))
+        first.refresh_from_db()
+        copies = []
+        for i in range(n - 1):
+            first.pk, first.id = None, None
+            first.reference = f"CS-20260101-{i:04d}"
+            copies.append(Ticket(**{f.attname: getattr(first, f.attname) for f in Ticket._meta.concrete_fields}))
+        Ticket.objects.bulk_create(copies, batch_size=250)
+        return n
+
+    return _make
+
+
+@pytest.fixture
 def dead_messages(db):
     """make n dead-lettered SMS (no ticket attached)."""
     from notifications.models import Message

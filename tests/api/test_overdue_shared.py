@@ -41,3 +41,6 @@ def test_whole_queue_from_the_rollup_filtered_and_scoped_counted_live(
     assert scoped["total"] == 1 and set(scoped["by_kind"]) == {tickets[1].kind.name}  # scoped: live
     assert "전체 2건" in page and "전체 1건" in penalties  # the rollup, narrowed to one kind
     assert "전체 3건" in by_agent  # an agent filter is counted live
+    # The page says how old its counts are: the rollup's time, or counted now.
+    assert "2026-11-25 (수) 12:00 기준 건수 (5초 전에 셈, 1분마다 새로 셉니다)" in page
+    assert "2026-11-25 (수) 12:00 기준 건수 (지금 셈)" in by_agent

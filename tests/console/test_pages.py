@@ -367,6 +367,37 @@ def test_supervisor_queue_filters_and_buckets(login, supervisor, agent, overdue_
     assert late.reference not in client.get("/supervisor/?breached=1").content.decode()
 
 
+def test_supervisor_table_shows_fifty_rows_then_fifty_more_on_request(login, supervisor, overdue_copies):
+    overdue_copies(205)
+    client = login(supervisor)
+
+    def table(url):
+        html = client.get(url).content.decode()
+        return html, html.count('name="ticket" value=')
+
+    html, shown = table("/supervisor/?kind=driver-penalty-request")
+    assert shown == 50
+    assert 'href="?kind=driver-penalty-request&amp;rows=100#row-51"' in html  # the filter kept
+    assert "앞의 50건을 표시했습니다." in html and "더 보기 (최대 50건 추가)" in html and "앞의 200건만" not in html
+    html, shown = table("/supervisor/?kind=driver-penalty-request&rows=100")
+    assert shown == 100 and '<tr id="row-51"' in html and "rows=150#row-101" in html
+    # The export and the age chips start from the filters alone, not from the rows shown.
+    assert 'export.csv?kind=driver-penalty-request"' in html and "age=1-3d&amp;rows" not in html
+    html, shown = table("/supervisor/?rows=200")
+    assert shown == 200 and "앞의 200건만 표시합니다" in html and "더 보기" not in html
+    assert [table(f"/supervisor/?rows={wrong}")[1] for wrong in ("abc", "0", "-50", "99999")] == [50, 50, 50, 200]
+
+
+def test_no_more_link_when_the_queue_fits(login, supervisor, overdue_copies):
+    overdue_copies(51)
+    Ticket.objects.filter(pk__in=Ticket.objects.order_by("pk").values("pk")[:50]).update(breached_at=calendar.now())
+    client = login(supervisor)
+    breached = client.get("/supervisor/?breached=1").content.decode()
+    assert breached.count('name="ticket" value=') == 50 and "더 보기" not in breached
+    assert 'class="breached"' in breached and "위반</span>" in breached  # the breach mark on each row
+    assert "더 보기" in client.get("/supervisor/").content.decode()
+
+
 def test_csv_export_is_masked(login, supervisor, overdue_tickets):
     (ticket,) = overdue_tickets(1, customer_phone="010-1234-5678", consent_basis="newly_collected")
     response = login(supervisor).get("/supervisor/export.csv")

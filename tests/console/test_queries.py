@@ -131,19 +131,9 @@ def test_bulk_review_page(login, supervisor, overdue_tickets, rows, django_asser
 
 
 @pytest.fixture
-def thousand_overdue(make_ticket):
+def thousand_overdue(overdue_copies):
     """1,000 open overdue tickets: one through the service, 999 copies of its row."""
-    with time_machine.travel(calendar.days_ago(calendar.now(), 5), tick=False):
-        first = make_ticket()
-    Ticket.objects.filter(pk=first.pk).update(next_due_at=calendar.days_ago(calendar.now(), 2))
-    first.refresh_from_db()
-    copies = []
-    for i in range(999):
-        first.pk, first.id = None, None
-        first.reference = f"CS-20260101-{i:04d}"
-        copies.append(Ticket(**{f.attname: getattr(first, f.attname) for f in Ticket._meta.concrete_fields}))
-    Ticket.objects.bulk_create(copies, batch_size=250)
-    return 1000
+    return overdue_copies(1000)
 
 
 @pytest.mark.parametrize(

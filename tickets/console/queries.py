@@ -13,6 +13,8 @@ from ..models import OPEN_STATUSES, Board, Status, Ticket
 from ..selectors import ticket_list
 
 QUEUE_LIMIT = 200
+# The supervisor's overdue table shows this many rows at a time ("더 보기" adds as many, up to QUEUE_LIMIT).
+QUEUE_PAGE = 50
 # What operations still have to act on: an open ticket whose action is not yet taken (a ticket
 # with its outcome recorded waits only for the customer-facing follow-ups, not for operations).
 TO_DO_STATUSES = tuple(s for s in OPEN_STATUSES if s != Status.ACTION_TAKEN)
@@ -51,7 +53,7 @@ def breaches_per_day(days: int = 14, now=None):
     now = now or calendar.now()
     wanted = [calendar.kst_date(calendar.days_ago(now, i)) for i in range(days - 1, -1, -1)]
     since = calendar.days_ago(now, days + 1)
-    stamps = Ticket.objects.filter(breached_at__gte=since).values_list("breached_at", flat=True)
+    stamps = Ticket.objects.filter(breached_at__gte=since).order_by().values_list("breached_at", flat=True)
     counts = Counter(calendar.kst_date(at) for at in stamps)
     return [(d, counts.get(d, 0)) for d in wanted]
 

@@ -567,6 +567,14 @@ def _queue_rows(qs, now, limit=queries.QUEUE_LIMIT, *, rows=None, total=None):
     return rows
 
 
+def _shown_rows(request) -> int:
+    """How many rows the queue table shows: one page, and a page more for each "더 보기", up to
+    QUEUE_LIMIT. Anything else asked for shows the first page."""
+    raw = request.GET.get("rows", "")
+    pages = int(raw) // queries.QUEUE_PAGE if raw.isdigit() else 1
+    return min(max(pages, 1) * queries.QUEUE_PAGE, queries.QUEUE_LIMIT)
+
+
 @requires("view_followup_queues")
 def supervisor_queue(request):
     now = calendar.now()
@@ -579,8 +587,12 @@ def supervisor_queue(request):
     if summary is None:
         summary = selectors.overdue_summary(qs, now)
         live_total = summary["total"]
+    shown = _shown_rows(request)
     page_rows = selectors.ticket_list().select_related("created_by").only(*QUEUE_COLUMNS)
+    rows = _queue_rows(qs, now, shown + 1, rows=page_rows, total=live_total)  # one more: is there more?
     base = request.GET.copy()
+    base.pop("rows", None)  # another filter or age starts again at the first page
+    filter_query = base.urlencode()
     base.pop("age", None)
     chips = []
     for bucket, n in summary["by_age"].items():
@@ -591,18 +603,32 @@ def supervisor_queue(request):
     base.pop("age", None)
     summary["by_age"] = chips
     summary["all_ages_query"] = base.urlencode()
+    more = request.GET.copy()
+    more["rows"] = shown + queries.QUEUE_PAGE
+    agents = list(queries.staff_users().only("id", "username"))
+    boards = list(access.visible_boards(request.user).only("id", "code", "name"))
     context = {
-        "rows": _queue_rows(qs, now, rows=page_rows, total=live_total),
+        "rows": rows[:shown],
+        "more_query": more.urlencode() if len(rows) > shown and shown < queries.QUEUE_LIMIT else "",
+        "capped": len(rows) > shown and shown >= queries.QUEUE_LIMIT,
+        # "더 보기" lands on the first row it added (that row carries the anchor).
+        "added_from": shown - queries.QUEUE_PAGE + 1 if shown > queries.QUEUE_PAGE else 0,
+        "next_added_from": shown + 1,
         "summary": summary,
+        # How old the counts are: the shared rollup is up to a minute old, a live count is not.
+        "summary_as_of": present.when(summary["as_of"]),
+        "summary_shared": live_total is None,
+        "summary_age_seconds": int(calendar.elapsed(summary["as_of"], now).total_seconds()),
         "filters": filters,
-        "query": request.GET.urlencode(),
-        "kinds": list(access.visible_kinds(request.user)),
-        "boards": list(access.visible_boards(request.user)),
-        "agents": list(queries.staff_users()),
+        "query": filter_query,
+        "kinds": list(access.visible_kinds(request.user).only("id", "code", "name")),
+        "boards": boards,
+        "agents": agents,
         "chart": queries.chart_geometry(queries.breaches_per_day(14, now)),
         "limit": queries.QUEUE_LIMIT,
+        "page_rows": queries.QUEUE_PAGE,
     }
-    context.update(queries.bulk_choices(request.user, staff=context["agents"], boards=context["boards"]))
+    context.update(queries.bulk_choices(request.user, staff=agents, boards=boards))
     return page(request, "console/supervisor/queue.html", context)
 
 
