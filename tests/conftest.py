@@ -50,6 +50,17 @@ def make_user(username, role=None, **extra):
 
 
 @pytest.fixture(autouse=True)
+def _configuration_read_afresh():
+    """Each test starts from the database's kinds, boards and policies: what one test wrote is
+    rolled back without a signal (tickets/configuration.py holds them per process)."""
+    from tickets import configuration
+
+    configuration.forget()
+    yield
+    configuration.forget()
+
+
+@pytest.fixture(autouse=True)
 def _fakes_are_allowed_outbound_targets(settings):
     """The fake provider and webhook receivers listen on 127.0.0.1: the operator's allowlist
     (cstrack/outbound.py) names it, as production would name an internal gateway.

@@ -8,12 +8,12 @@ staff are in `tickets.followups.changes`.
 import logging
 
 from django.db import transaction
-from django.db.models import OuterRef, Q, Subquery
+from django.db.models import OuterRef, Subquery
 
 from cstrack import calendar
 from cstrack.actors import SYSTEM, Actor
 from notifications import services as outbox
-from tickets import audit
+from tickets import audit, configuration
 from tickets.models import (
     OPEN_STATUSES,
     PENDING_FOLLOWUP_STATES,
@@ -76,12 +76,7 @@ def refresh_all_next_due(batch_size: int = 5000) -> int:
 def kind_texts_customer(kind) -> bool:
     """Whether an active rule may send this kind's customer an SMS: then the customer's number
     must be a mobile one; otherwise (the number is only called back) a landline will do."""
-    return FollowUpPolicy.objects.filter(
-        Q(kind=kind) | Q(kind__isnull=True),
-        active=True,
-        action=Action.CUSTOMER_MESSAGE,
-        template__channel="sms",
-    ).exists()
+    return bool(configuration.active_policies(kind, action=Action.CUSTOMER_MESSAGE, template__channel="sms"))
 
 
 def due_time(policy: FollowUpPolicy, anchor):
@@ -113,37 +108,46 @@ def _details_match(ticket: Ticket, wanted: dict) -> bool:
     return True
 
 
-def schedule(
-    ticket: Ticket, trigger: str, *, anchor, occurrence: str, status: str = "", fresh: bool = False
-) -> list[FollowUp]:
-    """Create the follow-ups that `trigger` calls for. Runs inside the trigger's transaction.
-
-    Idempotent per (policy, ticket, occurrence): the rows are inserted together with ON CONFLICT
-    DO NOTHING on their dedupe key, after a look-up of the keys that exist, skipped when the
-    ticket is `fresh` (inserted by this transaction: it has no follow-ups yet). Returns the rows
-    scheduled by this call (unsaved copies: the bulk insert does not return their ids)."""
-    policies = FollowUpPolicy.objects.filter(Q(kind=ticket.kind) | Q(kind__isnull=True), trigger=trigger, active=True)
-    if status:
-        policies = policies.filter(trigger_status=status)
+def _planned(ticket: Ticket, trigger: str, anchor, status: str = "") -> list[FollowUp]:
+    """The follow-ups `trigger` calls for on `ticket` (unsaved, without their dedupe key)."""
+    policies = configuration.active_policies(
+        ticket.kind, trigger=trigger, **({"trigger_status": status} if status else {})
+    )
     rows = []
-    for policy in policies.select_related("template"):
+    for policy in policies:
         if not _details_match(ticket, policy.conditions.get("details")):
             continue
         paused = ticket.status == Status.WAITING_CUSTOMER and policy.pauses_when_waiting
         rows.append(
             FollowUp(
-                ticket=ticket,
                 policy=policy,
                 action=policy.action,
                 due_at=due_time(policy, anchor),
                 state=ST.PAUSED if paused else ST.SCHEDULED,
                 marks_breach=policy.marks_breach,
                 pauses_when_waiting=policy.pauses_when_waiting,
-                dedupe_key=f"{policy.code}:{ticket.pk}:{occurrence}"[:120],
                 reason=policy.name,
             )
         )
-    if rows and not fresh:  # this trigger occurrence may have scheduled them already
+    return rows
+
+
+def _keyed(ticket: Ticket, rows: list[FollowUp], occurrence: str) -> list[FollowUp]:
+    for row in rows:
+        row.ticket = ticket
+        row.dedupe_key = f"{row.policy.code}:{ticket.pk}:{occurrence}"[:120]
+    return rows
+
+
+def schedule(ticket: Ticket, trigger: str, *, anchor, occurrence: str, status: str = "") -> list[FollowUp]:
+    """Create the follow-ups that `trigger` calls for. Runs inside the trigger's transaction.
+
+    Idempotent per (policy, ticket, occurrence): the rows are inserted together with ON CONFLICT
+    DO NOTHING on their dedupe key, after a look-up of the keys that exist. Returns the rows
+    scheduled by this call (unsaved copies: the bulk insert does not return their ids).
+    A ticket being created uses plan_for_new_ticket / insert_for_new_ticket instead."""
+    rows = _keyed(ticket, _planned(ticket, trigger, anchor, status), occurrence)
+    if rows:  # this trigger occurrence may have scheduled them already
         done = set(
             FollowUp.objects.filter(dedupe_key__in=[r.dedupe_key for r in rows]).values_list("dedupe_key", flat=True)
         )
@@ -151,6 +155,23 @@ def schedule(
     if rows:
         FollowUp.objects.bulk_create(rows, ignore_conflicts=True)
         refresh_next_due([ticket])
+    return rows
+
+
+def plan_for_new_ticket(ticket: Ticket, trigger: str, *, anchor) -> list[FollowUp]:
+    """schedule() for a ticket not inserted yet, in two halves: the follow-ups `trigger` calls
+    for, with the ticket's next due time set from them, so the ticket's own INSERT carries it
+    (it has no other follow-ups: no look-up of existing keys, no UPDATE afterwards). Pass the
+    rows to insert_for_new_ticket once the ticket is saved, in the same transaction."""
+    rows = _planned(ticket, trigger, anchor)
+    ticket.next_due_at = min((r.due_at for r in rows if r.state in PENDING_FOLLOWUP_STATES), default=None)
+    return rows
+
+
+def insert_for_new_ticket(ticket: Ticket, rows: list[FollowUp], *, occurrence: str) -> list[FollowUp]:
+    rows = _keyed(ticket, rows, occurrence)
+    if rows:
+        FollowUp.objects.bulk_create(rows)
     return rows
 
 

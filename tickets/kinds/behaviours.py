@@ -20,6 +20,7 @@ from django.db.models import QuerySet
 
 from cstrack import calendar
 from cstrack.errors import DomainValidationError
+from tickets import configuration
 from tickets.models import Board, ConsentBasis, Ticket, TicketKind, Trigger
 
 
@@ -114,7 +115,7 @@ class RouteByField(Behaviour):
         code = (config.get("boards") or {}).get(ticket.details.get(config.get("field")))
         if code is None:
             return None
-        board = Board.objects.filter(code=code).first()
+        board = configuration.board(code)
         if board is None:
             raise DomainValidationError(
                 {
@@ -374,5 +375,6 @@ def rename_board_references(old: str, new: str) -> list[TicketKind]:
             if old in behaviour.board_codes(behaviour.config(stored[behaviour.name])):
                 stored[behaviour.name] = behaviour.rename_board(stored[behaviour.name] or {}, old, new)
         TicketKind.objects.filter(pk=kind.pk).update(behaviours=stored)
+        configuration.changed()  # an update() sends no signal
         changed.append(kind)
     return changed

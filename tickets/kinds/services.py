@@ -4,6 +4,7 @@ from django.db import transaction
 
 from cstrack.errors import DomainValidationError
 from cstrack.models import ApiKey
+from tickets import configuration
 from tickets.kinds import behaviours
 from tickets.kinds.schema import check_schema
 from tickets.models import TicketKind, TicketKindSchema
@@ -24,10 +25,12 @@ def kind_save_schema(kind: TicketKind, schema: dict) -> TicketKindSchema:
 
 
 def kind_get(code: str) -> TicketKind:
-    try:
-        return TicketKind.objects.select_related("default_board").get(code=code, active=True)
-    except TicketKind.DoesNotExist:
-        raise DomainValidationError({"kind": [f"알 수 없는 티켓 유형입니다: {code}"]}) from None
+    """The active kind (default board and current schema attached; held per process by
+    tickets.configuration: treat it as read-only)."""
+    kind = configuration.active_kind(code)
+    if kind is None:
+        raise DomainValidationError({"kind": [f"알 수 없는 티켓 유형입니다: {code}"]})
+    return kind
 
 
 @transaction.atomic

@@ -10,7 +10,7 @@ from cstrack import calendar
 from cstrack.actors import SYSTEM, Actor
 from cstrack.errors import Conflict, DomainValidationError, NotFound, StaleVersion
 from cstrack.logging import scrub
-from tickets import audit
+from tickets import audit, configuration
 from tickets.access.policy import ensure
 from tickets.followups import scheduling as followups
 from tickets.kinds import behaviours, parking
@@ -41,6 +41,7 @@ EDITABLE_FIELDS = {"title", "priority", "channel", "requester_type", *REFERENCE_
 
 
 @transaction.atomic
+@configuration.one_view()
 def ticket_create(
     *,
     kind: str | TicketKind,
@@ -146,6 +147,7 @@ def ticket_create(
         errors.update(exc.field_errors)
     if errors:
         raise DomainValidationError(errors)
+    planned_followups = followups.plan_for_new_ticket(ticket, Trigger.TICKET_RECEIVED, anchor=received_at)
     ticket.reference = next_reference(received_at)
     ticket.save()
     events = [
@@ -169,7 +171,7 @@ def ticket_create(
             )
         )
     audit.record_many(events)
-    followups.schedule(ticket, Trigger.TICKET_RECEIVED, anchor=received_at, occurrence="created", fresh=True)
+    followups.insert_for_new_ticket(ticket, planned_followups, occurrence="created")
     return ticket
 
 
