@@ -299,6 +299,14 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Contact-centre escalations and the follow-ups promised on them.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Request and response components apart: request ones carry the input rules (tickets/api/schema.py).
+    "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "tickets.api.schema.request_shapes_hook",
+        "tickets.api.schema.request_rules_hook",
+        "tickets.api.schema.links_hook",
+    ],
     "ENUM_NAME_OVERRIDES": {
         "ChannelEnum": "tickets.models.Channel",
         "ConsentBasisEnum": "tickets.models.ConsentBasis",

@@ -214,3 +214,34 @@ def test_messages_show_accepted_delivered_and_failed_with_the_channel_used(api, 
     Message.objects.filter(pk=message.pk).update(state="dead", report_code="3059")
     assert (shown()["delivery_status"], shown()["delivery_status_label"]) == ("failed", "발송 실패")
     assert [m["id"] for m in api.get("/api/v1/messages/?state=dead").json()["results"]] == [message.pk]
+
+
+def test_schema_states_the_request_rules_and_links(api):
+    """What tickets/api/schema.py adds: rules every request meets, the kinds that exist now (a
+    kind switched off leaves the enum on the next request) and links from creates."""
+
+    def served():
+        return yaml.safe_load(api.get("/api/schema/").content)
+
+    schema = served()
+    components = schema["components"]["schemas"]
+    kinds = components["TicketCreateRequest"]["properties"]["kind"]["enum"]
+    assert set(kinds) == set(TicketKind.objects.filter(active=True).values_list("code", flat=True))
+    assert components["AssignmentRequest"]["anyOf"] == [{"required": ["assignee"]}, {"required": ["board"]}]
+    assert components["ReasonRequest"]["properties"]["reason"]["pattern"] == "^[^\\x00]*[^\\s\\x00][^\\x00]*$"
+    listing = {p["name"]: p for p in schema["paths"]["/api/v1/tickets/"]["get"]["parameters"]}
+    assert listing["page_size"]["schema"]["minimum"] == 1 and "allowEmptyValue" not in listing["page_size"]
+    assert listing["created_after"]["allowEmptyValue"] is True
+    assert "allowEmptyValue" not in listing["status"]  # an empty choice is refused
+    create = schema["paths"]["/api/v1/tickets/"]["post"]
+    key = next(p for p in create["parameters"] if p["name"] == "Idempotency-Key")
+    assert key["schema"]["maxLength"] == 255
+    links = create["responses"]["201"]["links"]
+    assert links["UpdateTicket"] == {
+        "operationId": "v1_tickets_partial_update",
+        "parameters": {"reference": "$response.body#/reference", "header.If-Match": "$response.header.ETag"},
+    }
+
+    TicketKind.objects.filter(code=kinds[0]).update(active=False)
+    assert kinds[0] not in served()["components"]["schemas"]["TicketCreateRequest"]["properties"]["kind"]["enum"]
+    assert api.post("/api/v1/tickets/", {"kind": kinds[0], "details": {}}, format="json").status_code == 400

@@ -1,30 +1,113 @@
-"""Property-based checks against the served OpenAPI schema, in-process through the WSGI app:
-no server errors, responses (status, content type, headers, body) match the schema, and every
-operation refuses missing or wrong credentials.
+"""Property-based checks against the served OpenAPI schema, in-process through the WSGI app,
+with every built-in Schemathesis check: no server errors; responses (status, content type,
+headers, body) match the schema; schema-invalid requests are refused; schema-valid ones are
+accepted; every operation refuses missing or wrong credentials. Then a stateful run that follows
+the schema's OpenAPI links (create a ticket or a subscription, then use what came back).
 
-Bounded in the suite (SCHEMATHESIS_EXAMPLES, default 12 per operation: a few minutes); the full
-run is `SCHEMATHESIS_EXAMPLES=100 pytest tests/api/test_schemathesis.py` (see docs/api.md)."""
+Bounded in the suite (SCHEMATHESIS_EXAMPLES, default 12 per operation; SCHEMATHESIS_STATEFUL_RUNS for
+the stateful run): a few minutes. The full run is `SCHEMATHESIS_EXAMPLES=100 pytest
+tests/api/test_schemathesis.py` (docs/api.md has its figures)."""
 
 import os
 
 import pytest
 import schemathesis
 from django.core import signals
-from django.db import close_old_connections
+from django.db import close_old_connections, transaction
 from hypothesis import HealthCheck, given, settings
-from schemathesis.specs.openapi.checks import positive_data_acceptance
+from schemathesis.openapi.checks import RejectedPositiveData
+from schemathesis.specs.openapi.checks import ignored_auth, positive_data_acceptance
 
 from config.wsgi import application
 
 pytestmark = pytest.mark.django_db
 
 MAX_EXAMPLES = int(os.environ.get("SCHEMATHESIS_EXAMPLES", "12"))
-# "Schema-valid data must be accepted" does not hold here by design: a ticket's details are
-# validated against its kind's schema (data, not OpenAPI), cursors are opaque, state rules give
-# 409/400, free text holding a phone number is refused, webhook targets pass the outbound policy
-# (resolved addresses) -- none of which OpenAPI can express. Every other built-in check runs (server errors, status codes, content types, headers,
-# response bodies, auth is not ignored, schema-invalid data is rejected, ...).
-EXCLUDED_CHECKS = [positive_data_acceptance]
+STATEFUL_RUNS = int(os.environ.get("SCHEMATHESIS_STATEFUL_RUNS", str(max(MAX_EXAMPLES, 100))))
+
+# "Schema-valid data must be accepted" runs on every operation. The server has rules OpenAPI 3.0
+# cannot state; a schema-valid request may be refused for exactly those, and only with a 400 whose
+# problem names a field listed here for that operation (anything else refused is a failure).
+# 409 (a state precondition: closed ticket, coupon not eligible, follow-up already done) is in
+# the check's default expected statuses and documented on every write.
+CURSOR = "opaque: only the next/previous links' values decode"
+PHONE = "a valid Korean number per libphonenumber's ranges (mobile where an SMS goes): no exact regex"
+LISTS = {"cursor": CURSOR}
+PERIOD = "from <= to and a span of at most 731 days: a rule across two parameters"
+UNSTATABLE = {
+    "GET /api/v1/tickets/": {**LISTS, "phone": PHONE},
+    "GET /api/v1/followups/": LISTS,
+    "GET /api/v1/messages/": LISTS,
+    "GET /api/v1/queues/overdue/": {**LISTS, "phone": PHONE},
+    "GET /api/v1/webhooks/": LISTS,
+    "GET /api/v1/reports/promises/": {"from": PERIOD, "to": PERIOD},
+    "GET /api/v1/reports/promises/tickets/": {**LISTS, "from": PERIOD, "to": PERIOD},
+    "POST /api/v1/webhooks/": {"target_url": "the host is resolved and each address checked (cstrack/outbound.py)"},
+    "POST /api/v1/tickets/{reference}/attachments/": {"file": "the type is read from the content (PDF/PNG/JPEG/ZIP)"},
+}
+# A NUL in a key of a free-form object (OpenAPI 3.0 has no propertyNames; NUL in values is a
+# pattern in the schema): refused by tickets/api/base.py on every operation.
+NUL_REFUSAL = {"non_field_errors": ["NUL 문자(\\u0000)는 보낼 수 없습니다."]}
+
+# NOT YET EXACT (issue 11 stays open for these): rules the schema does not state yet, some of
+# which it could -- `details` per kind (oneOf from the kinds' JSON schemas), outcomes per kind --
+# and some that need a closer look (consent and delegation rules across fields, free text holding
+# a phone number or e-mail, transitions allowed from the current status answered 400 rather than
+# 409). A 400 naming these fields is tolerated so the check runs everywhere else; each entry is a
+# gap, not a design decision.
+ANY_FIELD = "*"
+KNOWN_GAPS = {
+    "POST /api/v1/tickets/": ANY_FIELD,  # details oneOf per kind not generated yet
+    "PATCH /api/v1/tickets/{reference}/": ANY_FIELD,  # kind fields are top-level extras on PATCH
+    "POST /api/v1/tickets/{reference}/assignment/": {"assignee", "board"},  # must exist (data)
+    "POST /api/v1/tickets/{reference}/consent/": ANY_FIELD,
+    "POST /api/v1/tickets/{reference}/delegations/": ANY_FIELD,
+    "POST /api/v1/tickets/{reference}/outcome/": ANY_FIELD,  # outcomes are per kind
+    "POST /api/v1/tickets/{reference}/recontacts/": {"note", "channel"},
+    "POST /api/v1/tickets/{reference}/contact-reveal/": {"reason"},
+    "POST /api/v1/tickets/{reference}/transitions/": {"note", "to_status"},
+    "POST /api/v1/tickets/{reference}/manager-confirmation/": ANY_FIELD,
+    "POST /api/v1/followups/{id}/reschedule/": {"due_at", "reason"},
+    "POST /api/v1/followups/{id}/cancel/": {"reason"},
+    "POST /api/v1/followups/{id}/completion/": {"note"},
+}
+
+# Statuses that depend on what happened before, not on the request: a stale If-Match (412)
+# and an Idempotency-Key already used with another body (422).
+STATEFUL_STATUSES = {"PATCH": {412}, "POST": {422}}
+
+
+def _problem_errors(response) -> dict:
+    try:
+        return response.json().get("errors") or {}
+    except (ValueError, AttributeError):
+        return {}
+
+
+def positive_data_acceptance_with_unstatable_rules(ctx, response, case):
+    """The built-in check, except a 400 that names only fields whose rule is unstatable here."""
+    try:
+        return positive_data_acceptance(ctx, response, case)
+    except RejectedPositiveData:
+        method = case.operation.method.upper()
+        if response.status_code in STATEFUL_STATUSES.get(method, ()):
+            return None
+        label = f"{method} {case.operation.path}"
+        errors = _problem_errors(response)
+        fields = {name.split(".")[0] for name in errors}
+        allowed = {*UNSTATABLE.get(label, {})}
+        gaps = KNOWN_GAPS.get(label, set())
+        if response.status_code == 400 and errors == NUL_REFUSAL:
+            return None
+        if response.status_code == 400 and fields and (gaps == ANY_FIELD or fields <= allowed | gaps):
+            return None
+        raise
+
+
+CHECKS = {
+    "excluded_checks": [positive_data_acceptance],
+    "additional_checks": [positive_data_acceptance_with_unstatable_rules],
+}
 
 
 @pytest.fixture(autouse=True)
@@ -75,6 +158,13 @@ def _path_params(operation, world):
     return params
 
 
+def _describe(exc) -> str:
+    text = str(exc)
+    for sub in getattr(exc, "exceptions", ()):
+        text += f"\n  {type(sub).__name__}: {sub}"
+    return text
+
+
 def test_schema_conformance_and_no_server_errors(schema, world):
     failures, calls = [], []
     for operation in _operations(schema):
@@ -88,12 +178,14 @@ def test_schema_conformance_and_no_server_errors(schema, world):
         )
         @given(case=strategy)
         def run(case):
-            calls.append(case.call_and_validate(headers=world["auth"], excluded_checks=EXCLUDED_CHECKS).status_code)
+            calls.append(case.call_and_validate(headers=world["auth"], **CHECKS).status_code)
 
         try:
             run()
-        except Exception as exc:  # collect all operations' failures, then report
-            failures.append(f"{operation.method.upper()} {operation.path}: {exc}")
+        except BaseException as exc:  # collect all operations' failures, then report
+            if isinstance(exc, KeyboardInterrupt):
+                raise
+            failures.append(f"{operation.method.upper()} {operation.path}: {_describe(exc)}")
     assert not failures, "\n\n".join(failures)
     assert len(calls) > 100 and any(200 <= status < 300 for status in calls)
 
@@ -106,3 +198,69 @@ def test_every_operation_refuses_missing_and_wrong_credentials(schema, world):
             response = case.call(headers=headers)
             assert response.status_code == 401, (operation.method, operation.path, headers, response.status_code)
             assert response.headers["content-type"][0].startswith("application/problem+json")
+
+
+LINK_TARGETS = (
+    "GET /api/v1/tickets/{reference}/",
+    "PATCH /api/v1/tickets/{reference}/",
+    "POST /api/v1/tickets/{reference}/",
+)
+LINK_TARGETS += ("GET /api/v1/webhooks/{id}/", "DELETE /api/v1/webhooks/{id}/", "POST /api/v1/webhooks/{id}/")
+
+
+def test_stateful_links(schema, world, monkeypatch):
+    """Follow the schema's links: POST a subscription, then read, rotate and delete it; POST a
+    ticket, then read, PATCH (If-Match from the ETag), move and annotate it. The machine has no
+    DNS: here every generated webhook host resolves to a public address, so subscriptions get made."""
+    from cstrack import outbound
+    from tests.conftest import FAKE_PUBLIC_ADDRESS
+
+    monkeypatch.setattr(outbound, "resolve_host", lambda host, port: [FAKE_PUBLIC_ADDRESS])
+    assert {"GetTicket", "UpdateTicket", "GetSubscription"} <= {
+        name
+        for item in schema.raw_schema["paths"].values()
+        for operation in item.values()
+        for response in operation.get("responses", {}).values()
+        for name in response.get("links", {})
+    }
+
+    calls = []
+
+    class Workflow(schema.as_state_machine()):
+        # Each run starts from the same rows (links feed earlier answers into later requests;
+        # Hypothesis replays a run and expects the same draws).
+        def setup(self):
+            self._savepoint = transaction.savepoint()
+
+        def teardown(self):
+            transaction.savepoint_rollback(self._savepoint)
+
+        def after_call(self, response, case):
+            calls.append((case.operation.label, response.status_code))
+
+        def get_call_kwargs(self, case):
+            return {"headers": world["auth"]}
+
+        def validate_response(self, response, case, additional_checks=None, **kwargs):
+            # "Auth is not ignored" is left to the per-operation run above (and the test after
+            # it): here the replay without credentials still carried the key from the call kwargs.
+            case.validate_response(
+                response,
+                transport_kwargs=kwargs,
+                **{**CHECKS, "excluded_checks": [positive_data_acceptance, ignored_auth]},
+            )
+
+    Workflow.run(
+        settings=settings(
+            max_examples=STATEFUL_RUNS,
+            stateful_step_count=10,
+            deadline=None,
+            database=None,
+            suppress_health_check=list(HealthCheck),
+        )
+    )
+    created = {label for label, status in calls if status == 201}
+    # A path parameter is only right when it came from a link (the generated ones match nothing).
+    followed = {label for label, status in calls if label.startswith(LINK_TARGETS) and status < 300}
+    print(f"stateful: {len(calls)} calls, created {sorted(created)}, followed {sorted(followed)}")
+    assert created and followed, sorted(set(calls))

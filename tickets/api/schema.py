@@ -1,6 +1,7 @@
 """OpenAPI: problem-details responses on every operation, Idempotency-Key / If-Match headers,
 and the API-key security schemes."""
 
+from django.db import DatabaseError
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.types import OpenApiTypes
@@ -89,3 +90,151 @@ class SessionAuthenticationScheme(OpenApiAuthenticationExtension):
 
     def get_security_definition(self, auto_schema):
         return {"type": "apiKey", "in": "cookie", "name": "sessionid"}
+
+
+# --- Rules the server enforces on every request, written into the schema ------------------------
+
+# NUL cannot be stored (PostgreSQL text) and is refused anywhere in a query or body (base.py).
+NO_NUL = "^[^\\x00]*$"
+# A required text field: DRF trims it, so it needs one character that is not white space.
+NOT_BLANK = "^[^\\x00]*[^\\s\\x00][^\\x00]*$"
+IDEMPOTENCY_KEY_SCHEMA = {
+    "type": "string",
+    "minLength": 1,
+    "maxLength": 255,
+    "pattern": "^[\\x21-\\x7e](?:[\\x20-\\x7e]*[\\x21-\\x7e])?$",  # printable ASCII, no outer spaces
+}
+
+
+def _query_rules():
+    from .filters import PHONE_HASH  # the filter's own pattern: one source
+
+    return {
+        "page_size": {"type": "integer", "minimum": 1},  # base.CursorPagination refuses 0; caps at 200
+        "phone_hash": {"type": "string", "pattern": f"^(?:{PHONE_HASH.pattern})?$"},  # empty: no filter
+    }
+
+
+def _text_rules(schema):
+    """Walk a request schema: every free string gets the NUL rule (the blank rule when required
+    non-empty). Keys of free-form objects cannot carry it: OpenAPI 3.0 has no propertyNames."""
+    if not isinstance(schema, dict):
+        return
+    if schema.get("type") == "string" and not ({"pattern", "format", "enum"} & schema.keys()):
+        schema["pattern"] = NOT_BLANK if schema.get("minLength", 0) >= 1 else NO_NUL
+    for key in ("properties", "patternProperties"):
+        for child in (schema.get(key) or {}).values():
+            _text_rules(child)
+    for key in ("items", "additionalProperties"):
+        _text_rules(schema.get(key))
+    for key in ("oneOf", "anyOf", "allOf"):
+        for child in schema.get(key) or []:
+            _text_rules(child)
+
+
+def empty_means_absent(path, operation) -> set[str]:
+    """Query parameters an empty value leaves out (`?status=&created_after=`): a list's filters
+    (django-filter skips empty values) and its cursor (empty decodes to the first page). Not
+    page_size (an empty one is not a number: 400), multiple-choice filters (an empty choice is
+    refused), nor the reports' own parameters."""
+    if path.startswith("/api/v1/reports/"):
+        return {"cursor"}
+    return {
+        p["name"]
+        for p in operation.get("parameters", [])
+        if p["in"] == "query" and p.get("schema", {}).get("type") != "array"  # multiple choice: refused
+    } - {"page_size"}
+
+
+def request_shapes_hook(result, generator, request, public):
+    """drf-spectacular postprocessing: what a serializer field cannot say. A new ticket's kind is
+    one of the active kinds now (the schema is generated per request; kinds are data), and an
+    assignment names an assignee or a board (tickets/api/views.py)."""
+    from tickets.kinds.services import active_kind_codes
+
+    schemas = result.get("components", {}).get("schemas", {})
+    try:
+        codes = active_kind_codes()
+    except DatabaseError:  # `manage.py spectacular` on a machine without the database
+        codes = None
+    if (create := schemas.get("TicketCreateRequest")) and codes is not None:
+        create["properties"]["kind"] = {**create["properties"]["kind"], "enum": codes}
+    if assignment := schemas.get("AssignmentRequest"):
+        assignment["anyOf"] = [{"required": ["assignee"]}, {"required": ["board"]}]
+    return result
+
+
+def request_rules_hook(result, generator, request, public):
+    """drf-spectacular postprocessing: request components (COMPONENT_SPLIT_REQUEST) and query
+    parameters say what base.py refuses for every operation."""
+    query_rules = _query_rules()
+    schemas = result.get("components", {}).get("schemas", {})
+    for name, schema in schemas.items():
+        if name.endswith("Request"):
+            _text_rules(schema)
+    for path, path_item in result.get("paths", {}).items():
+        for operation in path_item.values():
+            for parameter in operation.get("parameters", []):
+                if parameter["name"] == "Idempotency-Key":
+                    parameter["schema"] = dict(IDEMPOTENCY_KEY_SCHEMA)
+                elif parameter["in"] == "query" and parameter["name"] in query_rules:
+                    parameter["schema"] = {**parameter["schema"], **query_rules[parameter["name"]]}
+                elif parameter["in"] == "query":
+                    _text_rules(parameter.get("schema"))
+                if parameter["in"] == "query" and parameter["name"] in empty_means_absent(path, operation):
+                    parameter["allowEmptyValue"] = True
+            for media in operation.get("requestBody", {}).get("content", {}).values():
+                if "$ref" not in media.get("schema", {}):
+                    _text_rules(media.get("schema"))
+    return result
+
+
+# --- OpenAPI links: what a created resource's answer lets a client call next --------------------
+
+_TICKET = {"reference": "$response.body#/reference"}
+_LINKS = {
+    ("/api/v1/tickets/", "post", "201"): {
+        "GetTicket": ("v1_tickets_retrieve", _TICKET),
+        "UpdateTicket": ("v1_tickets_partial_update", {**_TICKET, "header.If-Match": "$response.header.ETag"}),
+        "MoveTicket": ("v1_tickets_transitions_create", _TICKET),
+        "RecordOutcome": ("v1_tickets_outcome_create", _TICKET),
+        "LogReContact": ("v1_tickets_recontacts_create", _TICKET),
+        "AssignTicket": ("v1_tickets_assignment_create", _TICKET),
+        "RecordConsent": ("v1_tickets_consent_create", _TICKET),
+        "ListAttachments": ("v1_tickets_attachments_list", _TICKET),
+        "ListDelegations": ("v1_tickets_delegations_list", _TICKET),
+        "RecordDelegation": ("v1_tickets_delegations_create", _TICKET),
+        "ListFollowUps": ("v1_followups_list", {"ticket": "$response.body#/reference"}),
+    },
+    ("/api/v1/tickets/{reference}/delegations/", "post", "201"): {
+        "RevealDelegationNumber": (
+            "v1_tickets_delegations_contact_number_create",
+            {"reference": "$request.path.reference", "delegation_id": "$response.body#/id"},
+        ),
+    },
+    ("/api/v1/tickets/{reference}/attachments/", "post", "201"): {
+        "GetAttachment": ("v1_attachments_retrieve", {"id": "$response.body#/id"}),
+        "DownloadAttachment": ("v1_attachments_content_retrieve", {"id": "$response.body#/id"}),
+    },
+    ("/api/v1/webhooks/", "post", "201"): {
+        "GetSubscription": ("v1_webhooks_retrieve", {"id": "$response.body#/id"}),
+        "RotateSecret": ("v1_webhooks_rotate_secret_create", {"id": "$response.body#/id"}),
+        "Unsubscribe": ("v1_webhooks_destroy", {"id": "$response.body#/id"}),
+    },
+}
+
+
+def links_hook(result, generator, request, public):
+    """drf-spectacular postprocessing: OpenAPI links from each create to the calls that use what
+    it returned (clients and stateful testing follow them)."""
+    paths = result.get("paths", {})
+    for (path, method, status), links in _LINKS.items():
+        response = paths.get(path, {}).get(method, {}).get("responses", {}).get(status)
+        if response is None:
+            continue
+        response["links"] = {
+            name: {"operationId": operation_id, "parameters": dict(parameters)}
+            for name, (operation_id, parameters) in links.items()
+            if any(op.get("operationId") == operation_id for item in paths.values() for op in item.values())
+        }
+    return result

@@ -24,6 +24,11 @@ def kind_save_schema(kind: TicketKind, schema: dict) -> TicketKindSchema:
     return version
 
 
+def active_kind_codes() -> list[str]:
+    """The codes kind_get accepts (the API schema's enum for a new ticket's kind)."""
+    return list(TicketKind.objects.filter(active=True).order_by("sort_order", "code").values_list("code", flat=True))
+
+
 def kind_get(code: str) -> TicketKind:
     """The active kind (default board and current schema attached; held per process by
     tickets.configuration: treat it as read-only)."""
