@@ -192,7 +192,10 @@ class DailySequence(models.Model):
 
 class Ticket(TimeStampedModel):
     reference = models.CharField(_("접수 번호"), max_length=20, unique=True)
-    kind = models.ForeignKey(TicketKind, on_delete=models.PROTECT, related_name="tickets", verbose_name=_("유형"))
+    # Indexed by `ticket_kind_status` (Meta), whose first column it is.
+    kind = models.ForeignKey(
+        TicketKind, on_delete=models.PROTECT, related_name="tickets", verbose_name=_("유형"), db_index=False
+    )
     schema_version = models.ForeignKey(TicketKindSchema, on_delete=models.PROTECT, related_name="+")
     service_line = models.CharField(_("서비스"), max_length=20, choices=ServiceLine.choices)
     category_path = models.CharField(_("상담 유형"), max_length=200)
@@ -221,18 +224,19 @@ class Ticket(TimeStampedModel):
         verbose_name=_("작성자"),
     )
     created_via = models.CharField(_("작성 경로"), max_length=100, blank=True)
-    received_at = models.DateTimeField(_("접수 시각"), db_index=True)
+    # Indexed by `ticket_received_groups` (Meta), whose first column it is.
+    received_at = models.DateTimeField(_("접수 시각"))
 
-    # References to other systems.
-    member_id = models.CharField(_("회원 ID"), max_length=64, blank=True, db_index=True)
-    driver_id = models.CharField(_("기사 ID"), max_length=64, blank=True, db_index=True)
-    call_id = models.CharField(_("콜 ID"), max_length=64, blank=True, db_index=True)
-    vehicle_plate = models.CharField(_("차량 번호"), max_length=20, blank=True, db_index=True)
+    # References to other systems (indexed in Meta: exact look-ups only).
+    member_id = models.CharField(_("회원 ID"), max_length=64, blank=True)
+    driver_id = models.CharField(_("기사 ID"), max_length=64, blank=True)
+    call_id = models.CharField(_("콜 ID"), max_length=64, blank=True)
+    vehicle_plate = models.CharField(_("차량 번호"), max_length=20, blank=True)
     parking_lot = models.CharField(_("주차장"), max_length=100, blank=True)
 
     # Customer contact: personal data, encrypted; found through the keyed hash; shown masked.
     customer_phone = EncryptedTextField(_("고객 연락처"), null=True, blank=True)
-    customer_phone_hash = models.CharField(max_length=64, blank=True, db_index=True)
+    customer_phone_hash = models.CharField(max_length=64, blank=True)
     customer_phone_masked = models.CharField(_("고객 연락처"), max_length=20, blank=True)
     customer_email = EncryptedTextField(_("고객 이메일"), null=True, blank=True)
     customer_email_masked = models.CharField(_("고객 이메일"), max_length=120, blank=True)
@@ -277,7 +281,17 @@ class Ticket(TimeStampedModel):
         ordering = ["-received_at", "-id"]
         verbose_name = _("티켓")
         verbose_name_plural = _("티켓")
+        # Every index is paid for on each insert and on each update that changes an indexed
+        # column (the dispatcher's next-due refresh rewrites a ticket's entry in all of them), so
+        # there is none twice: no single-column index where a wider one starts with the column
+        # (kind, received_at), and the references are searched by equality only, so they get a
+        # plain index, not `db_index=True`'s second LIKE-pattern index on PostgreSQL.
         indexes = [
+            models.Index(fields=["member_id"], name="ticket_member"),
+            models.Index(fields=["driver_id"], name="ticket_driver"),
+            models.Index(fields=["call_id"], name="ticket_call"),
+            models.Index(fields=["vehicle_plate"], name="ticket_plate"),
+            models.Index(fields=["customer_phone_hash"], name="ticket_phone_hash"),
             models.Index(fields=["status", "board", "-received_at"], name="ticket_status_board"),
             models.Index(fields=["kind", "status"], name="ticket_kind_status"),
             models.Index(fields=["breached_at"], condition=Q(breached_at__isnull=False), name="ticket_breached"),
