@@ -186,6 +186,8 @@ def test_schema_conformance_and_no_server_errors(schema, world):
             if isinstance(exc, KeyboardInterrupt):
                 raise
             failures.append(f"{operation.method.upper()} {operation.path}: {_describe(exc)}")
+    operations = len(list(_operations(schema)))
+    print(f"conformance: {len(calls)} calls over {operations} operations, {MAX_EXAMPLES} examples each at most")
     assert not failures, "\n\n".join(failures)
     assert len(calls) > 100 and any(200 <= status < 300 for status in calls)
 
