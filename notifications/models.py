@@ -110,8 +110,7 @@ class Message(TimeStampedModel):
     idempotency_key = models.CharField(
         _("중복 방지 키"),
         max_length=100,  # Solapi customFields values are limited to 100 characters
-        unique=True,
-    )
+    )  # unique in Meta: a constraint, so PostgreSQL keeps one index, not a second LIKE-pattern one
     channel = models.CharField(_("채널"), max_length=10, choices=Channel.choices)
     template = models.ForeignKey(
         MessageTemplate,
@@ -190,6 +189,7 @@ class Message(TimeStampedModel):
                 name="notif_msg_accepted_ref_idx",
             ),
         ]
+        constraints = [models.UniqueConstraint(fields=["idempotency_key"], name="message_idempotency_key")]
 
     # accepted / delivered / failed, as the API and console show them.
     DELIVERY_STATUS = {"sent": "accepted", "delivered": "delivered", "dead": "failed"}

@@ -557,7 +557,10 @@ class FollowUp(TimeStampedModel):
     A morning digest (tickets.reports.digest) is a follow-up for a member of staff rather than
     a ticket: no ticket, a `recipient`, one row per person per business day."""
 
-    ticket = models.ForeignKey(Ticket, null=True, blank=True, on_delete=models.CASCADE, related_name="followups")
+    # Indexed by `followup_ticket_state` (Meta), whose first column it is.
+    ticket = models.ForeignKey(
+        Ticket, null=True, blank=True, on_delete=models.CASCADE, related_name="followups", db_index=False
+    )
     recipient = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
@@ -576,8 +579,9 @@ class FollowUp(TimeStampedModel):
     reason = models.CharField(_("사유"), max_length=300, blank=True)
     marks_breach = models.BooleanField(default=False)
     pauses_when_waiting = models.BooleanField(default=True)
-    # One row per (policy, trigger occurrence): a re-run trigger never schedules twice.
-    dedupe_key = models.CharField(max_length=120, unique=True)
+    # One row per (policy, trigger occurrence): a re-run trigger never schedules twice (unique
+    # in Meta: a constraint, so PostgreSQL keeps one index, not a second LIKE-pattern one).
+    dedupe_key = models.CharField(max_length=120)
     message = models.ForeignKey(
         "notifications.Message", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -610,10 +614,11 @@ class FollowUp(TimeStampedModel):
             ),
         ]
         constraints = [
+            models.UniqueConstraint(fields=["dedupe_key"], name="followup_dedupe_key"),
             models.CheckConstraint(
                 condition=Q(ticket__isnull=False) | Q(action="morning_digest", recipient__isnull=False),
                 name="followup_ticket_or_digest",
-            )
+            ),
         ]
 
     def __str__(self):
