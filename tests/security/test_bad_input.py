@@ -74,8 +74,14 @@ def test_body_over_the_limit_is_a_413_problem(raw, settings, problem_json):
     assert response.status_code in (413, 415) and response["Content-Type"].startswith("application/problem+json")
 
 
+# A newline in a path segment (%0A, e.g. a generated ticket reference) matched no route and, since
+# `.` stops at a newline, not the catch-all either: Django's HTML 404 (a Schemathesis stateful flake).
+UNKNOWN_API_PATHS = ["/api/v1/nowhere/", "/api/nowhere", "/api/v2/tickets/", "/api/v1/tickets/x/y/z/"]
+UNKNOWN_API_PATHS += ["/api/v1/tickets/a%0A/consent/", "/api/v1/tickets/%0A/", "/api/v1/%0Ax", "/api/%0A"]
+
+
 @pytest.mark.parametrize("method", ["get", "post", "put", "patch", "delete", "options", "head"])
-@pytest.mark.parametrize("path", ["/api/v1/nowhere/", "/api/nowhere", "/api/v2/tickets/", "/api/v1/tickets/x/y/z/"])
+@pytest.mark.parametrize("path", UNKNOWN_API_PATHS)
 def test_unknown_api_paths_are_a_404_problem_for_any_method(browser, method, path):
     if method in ("get", "head", "options"):
         response = getattr(browser, method)(path)

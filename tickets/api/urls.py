@@ -26,5 +26,5 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     # Swagger UI loads its scripts from a CDN: the one page without the console's CSP.
     path("api/docs/", csp_exempt()(SpectacularSwaggerView.as_view(url_name="api-schema")), name="api-docs"),
-    re_path(r"^api/.*$", not_found),
+    re_path(r"^api/", not_found),  # a prefix: `.*$` missed paths with a newline (%0A) -> HTML 404
 ]
