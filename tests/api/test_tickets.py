@@ -298,8 +298,10 @@ def test_recontacts(api):
     assert response.json()["promised_by"].endswith("+09:00")
     assert FollowUp.objects.filter(ticket__reference=reference, policy__code="recontact-callback").exists()
     assert_problem(api.post(url, {"channel": "pigeon"}, format="json"), 400, field="channel")
+    # The note is required (the schema says so): the request is checked before the ticket's state.
+    assert_problem(api.post(url, {"note": "  "}, format="json"), 400, field="note")
     api.post(f"/api/v1/tickets/{reference}/transitions/", {"to_status": "cancelled"}, format="json")
-    assert_problem(api.post(url, {}, format="json"), 409)
+    assert_problem(api.post(url, {"note": "또 전화함"}, format="json"), 409)
 
 
 def test_assignment(api, operator):
@@ -326,6 +328,8 @@ def test_consent_and_withdrawal(api):
     response = api.post(url, {"basis": "newly_collected", "customer_phone": "010-9999-8888"}, format="json")
     assert response.status_code == 200, response.json()
     assert response.json()["customer_phone"] == "010-****-8888"
+    # A basis the stored number rules out is the ticket's state: 409, not a field error.
+    assert_problem(api.post(url, {"basis": "verify_only"}, format="json"), 409, code="personal_data_stored")
     response = api.post(f"/api/v1/tickets/{reference}/consent-withdrawal/", {"note": "고객 요청"}, format="json")
     assert response.status_code == 200 and response.json()["consent_withdrawn_at"]
     sms = FollowUp.objects.get(ticket__reference=reference, policy__code="penalty-feedback-d3-sms")

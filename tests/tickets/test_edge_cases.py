@@ -4,7 +4,7 @@ from datetime import timedelta
 
 import pytest
 
-from cstrack.errors import DomainValidationError, StaleVersion
+from cstrack.errors import Conflict, DomainValidationError, StaleVersion
 from tickets.lifecycle import services
 from tickets.models import Action, EventType, FollowUp, FollowUpState, Status, Ticket, TicketEvent
 from tickets.privacy import consent
@@ -77,9 +77,15 @@ def test_update_unknown_field(make_ticket, actor):
 
 def test_verify_only_refused_while_contact_is_stored(make_ticket, actor):
     ticket = make_ticket(customer_phone=PHONE, consent_basis="newly_collected")
-    with pytest.raises(DomainValidationError) as exc:
+    with pytest.raises(Conflict) as exc:  # the ticket's state, not the request: 409
         consent.ticket_record_consent(ticket, actor=actor, basis="verify_only")
+    assert exc.value.code == "personal_data_stored"
+    with pytest.raises(DomainValidationError) as exc:  # the request's own contact: 400
+        consent.ticket_record_consent(ticket, actor=actor, basis="verify_only", customer_phone=PHONE)
     assert list(exc.value.field_errors) == ["consent_basis"]
+    with pytest.raises(Conflict) as exc:
+        consent.ticket_record_consent(ticket, actor=actor, basis="existing_member")
+    assert exc.value.code == "member_id_required"
     assert Ticket.objects.get(pk=ticket.pk).consent_basis == "newly_collected"
 
 

@@ -161,7 +161,35 @@ def request_shapes_hook(result, generator, request, public):
         create["properties"]["kind"] = {**create["properties"]["kind"], "enum": codes}
     if assignment := schemas.get("AssignmentRequest"):
         assignment["anyOf"] = [{"required": ["assignee"]}, {"required": ["board"]}]
+    if consent := schemas.get("ConsentRequest"):
+        consent["allOf"] = _consent_rules()
+    if delegation := schemas.get("DelegationCreateRequest"):  # delegation.delegation_record
+        delegation["anyOf"] = [
+            {"properties": {"third_party_is_member": {"enum": [True]}}},
+            {"required": ["third_party_consented"], "properties": {"third_party_consented": {"enum": [True]}}},
+        ]
     return result
+
+
+def _consent_rules() -> list[dict]:
+    """What consent.apply_contact refuses in the request itself (a basis the ticket's stored
+    data rules out is a 409): verify_only carries no contact; third_party_delegated names the
+    delegating caller and the relation."""
+    from tickets.models import ConsentBasis
+
+    def unless(basis, then):
+        return {"anyOf": [{"properties": {"basis": {"not": {"enum": [basis]}}}}, then]}
+
+    blank = {"type": "string", "pattern": "^\\s*$"}  # DRF trims: white space is empty
+    named = {"type": "string", "pattern": NOT_BLANK}
+    delegated = ("delegation_caller", "delegation_relation")
+    return [
+        unless(ConsentBasis.VERIFY_ONLY.value, {"properties": {"customer_phone": blank, "customer_email": blank}}),
+        unless(
+            ConsentBasis.THIRD_PARTY_DELEGATED.value,
+            {"required": list(delegated), "properties": {name: named for name in delegated}},
+        ),
+    ]
 
 
 def request_rules_hook(result, generator, request, public):

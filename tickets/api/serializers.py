@@ -15,6 +15,7 @@ from cstrack import outbound, pii
 from notifications.models import Message
 from tickets.kinds import panels
 from tickets.lifecycle import workflow
+from tickets.lifecycle.services import RECONTACT_NOTE_REQUIRED as NOTE_REQUIRED
 from tickets.models import (
     Attachment,
     Channel,
@@ -533,7 +534,8 @@ class ConsentWithdrawalSerializer(serializers.Serializer):
 
 class ReContactCreateSerializer(serializers.Serializer):
     channel = serializers.ChoiceField(choices=Channel.choices, required=False, default=Channel.PHONE)
-    note = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
+    # Required: the service refuses a re-contact without a note (its message, so the schema says so).
+    note = serializers.CharField(max_length=2000, error_messages={"required": NOTE_REQUIRED, "blank": NOTE_REQUIRED})
 
 
 class RevealSerializer(serializers.Serializer):

@@ -351,6 +351,7 @@ def ticket_assign(ticket: Ticket, *, actor: Actor, assignee=None, board: Board |
 # A second re-contact on the same ticket this soon is the same call logged twice (a double
 # submit, or two agents on one call): it is merged into the first, not scheduled again.
 RECONTACT_MERGE_SECONDS = 10 * 60
+RECONTACT_NOTE_REQUIRED = "고객이 무엇을 다시 문의했는지 메모를 남겨 주세요."
 
 
 @transaction.atomic
@@ -369,7 +370,7 @@ def ticket_log_recontact(ticket: Ticket, *, actor: Actor, channel: str = "phone"
         raise Conflict("종료되거나 취소된 티켓입니다. 새 티켓을 접수해 주세요.")
     note = (note or "").strip()
     if not note:
-        raise DomainValidationError({"note": ["고객이 무엇을 다시 문의했는지 메모를 남겨 주세요."]})
+        raise DomainValidationError({"note": [RECONTACT_NOTE_REQUIRED]})
     refuse_nul({"note": note})
     now = calendar.now()
     recent = (

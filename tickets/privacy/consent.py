@@ -91,6 +91,16 @@ def ticket_record_consent(
     ticket = locked_ticket(ensure(actor, "record_consent", ticket))
     if ticket.contact_purged_at:
         raise Conflict("개인정보가 이미 삭제된 티켓입니다.")
+    stored_personal = bool(ticket.customer_phone or ticket.customer_email or ticket.sensitive_details)
+    # What the ticket already holds is its state, not this request's shape: a basis it rules out
+    # is a 409 (apply_contact answers 400 for what the request itself carries).
+    if basis == ConsentBasis.VERIFY_ONLY and stored_personal and not (customer_phone or customer_email):
+        raise Conflict(
+            "이 티켓에는 저장된 개인정보가 있어 '본인 확인만'을 근거로 할 수 없습니다. 수집 동의를 받아 주세요.",
+            code="personal_data_stored",
+        )
+    if basis == ConsentBasis.EXISTING_MEMBER and not ticket.member_id:
+        raise Conflict("기존 회원 정보를 근거로 하려면 티켓에 회원 ID가 있어야 합니다.", code="member_id_required")
     # The audit records before -> after, numbers masked.
     before = {
         "basis": ticket.consent_basis,
@@ -108,7 +118,7 @@ def ticket_record_consent(
         delegation_caller=delegation_caller,
         delegation_relation=delegation_relation,
         # Contact data already stored needs a basis that allows storing it.
-        has_personal_details=bool(ticket.customer_phone or ticket.customer_email or ticket.sensitive_details),
+        has_personal_details=stored_personal,
     )
     ticket.consent_withdrawn_at = None
     ticket.version += 1
