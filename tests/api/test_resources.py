@@ -216,6 +216,26 @@ def test_messages_show_accepted_delivered_and_failed_with_the_channel_used(api, 
     assert [m["id"] for m in api.get("/api/v1/messages/?state=dead").json()["results"]] == [message.pk]
 
 
+def test_schema_documents_the_problems_each_operation_answers(api):
+    """Per operation, the 4xx it really answers (tickets/api/schema.py: problem_statuses): a
+    body's 413/415 only where a body is read, 404 only where the path names an object."""
+    paths = yaml.safe_load(api.get("/api/schema/").content)["paths"]
+
+    def problems(path, method):
+        responses = paths[path][method]["responses"]
+        assert all(list(r["content"]) == ["application/problem+json"] for c, r in responses.items() if c >= "400")
+        return {code for code in responses if code >= "400"}
+
+    common = {"400", "401", "403", "406", "429"}
+    assert problems("/api/v1/tickets/", "get") == common
+    assert problems("/api/v1/tickets/", "post") == common | {"409", "413", "415", "422"}
+    assert problems("/api/v1/tickets/{reference}/", "patch") == common | {"404", "409", "412", "413", "415", "428"}
+    assert problems("/api/v1/webhooks/{id}/", "delete") == common | {"404"}
+    # A DELETE's body is never read: neither too big nor of the wrong type.
+    response = api.delete("/api/v1/webhooks/999999/", "x" * 100, content_type="text/plain")
+    assert response.status_code == 404 and response["Content-Type"].startswith("application/problem+json")
+
+
 def test_schema_states_the_request_rules_and_links(api):
     """What tickets/api/schema.py adds: rules every request meets, the kinds that exist now (a
     kind switched off leaves the enum on the next request) and links from creates."""

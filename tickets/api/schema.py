@@ -55,19 +55,45 @@ class ApiAutoSchema(AutoSchema):
 
     def _get_response_bodies(self, direction="response"):
         responses = super()._get_response_bodies(direction)
-        codes = {"400", "401", "403", "406", "429"}
-        if "{" in self.path:
-            codes.add("404")
-        if self.method in ("POST", "PATCH", "PUT", "DELETE"):
-            codes |= {"409", "413", "415"}  # 413: a body over the upload limit (tickets/api/fallbacks.py)
-        if self.method == "POST":
-            codes.add("422")
-        if self.method == "PATCH":
-            codes |= {"412", "428"}
-        for code in sorted(codes):
+        for code, when in sorted(problem_statuses(self.method, self.path).items()):
             if code not in responses:
                 responses[code] = self._get_response_for_code(ProblemSerializer, code, [PROBLEM_MEDIA], direction)
+                responses[code]["description"] = when
         return responses
+
+
+# The 4xx each operation really answers, all application/problem+json (tickets/api/errors.py):
+# the one place the schema's error responses come from.
+PROBLEMS_EVERYWHERE = {
+    "400": "A NUL in a query value (base._reject_nul), a bad filter, cursor, page_size or body.",
+    "401": "No or wrong credentials.",
+    "403": "A scope, role or board the caller lacks.",
+    "406": "An Accept header the view cannot answer.",
+    "429": "Over the key's rate.",
+}
+# A body is read and parsed on POST and PATCH only (base.ApiViewSet.initial): 413 and 415 there.
+PROBLEMS_BY_METHOD = {
+    "POST": {
+        "409": "The Idempotency-Key's first request still runs, or the object's state forbids this.",
+        "413": "A body over the upload limit.",
+        "415": "A body type the view cannot parse.",
+        "422": "The Idempotency-Key was used before with another body.",
+    },
+    "PATCH": {
+        "409": "The ticket is closed or cancelled.",
+        "412": "A stale If-Match.",
+        "413": "A body over the upload limit.",
+        "415": "A body type the view cannot parse.",
+        "428": "No If-Match.",
+    },
+}
+NOT_FOUND = "No such object, or one the caller may not see (the same answer)."
+
+
+def problem_statuses(method: str, path: str) -> dict[str, str]:
+    """Status -> when, for one operation. 404 where the path names an object."""
+    statuses = {**PROBLEMS_EVERYWHERE, **PROBLEMS_BY_METHOD.get(method.upper(), {})}
+    return statuses | ({"404": NOT_FOUND} if "{" in path else {})
 
 
 class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):
