@@ -258,6 +258,23 @@ def test_outcome_reason_error_is_next_to_the_field(login, operator, make_ticket)
     assert ticket.outcome == ""
 
 
+def test_consent_basis_the_ticket_rules_out_is_explained_on_the_page(login, agent, make_ticket):
+    """A basis the stored ticket rules out ("verify only" while a number is stored) is a
+    conflict: the ticket page comes back with the reason, nothing is recorded; a basis that
+    fits then works."""
+    ticket = make_ticket(member_id="M-1", customer_phone="010-1234-5678", consent_basis="newly_collected")
+    client = login(agent)
+    wrong = client.post(f"/tickets/{ticket.reference}/consent/", {"consent_basis": "verify_only"})
+    assert wrong.status_code == 409
+    assert "저장된 개인정보가 있어" in wrong.content.decode()
+    ticket.refresh_from_db()
+    assert ticket.consent_basis == "newly_collected"
+    right = client.post(f"/tickets/{ticket.reference}/consent/", {"consent_basis": "existing_member"})
+    assert right.status_code == 302
+    ticket.refresh_from_db()
+    assert ticket.consent_basis == "existing_member"
+
+
 def test_outcome_from_ops_queue_returns_there(login, operator, make_ticket):
     ticket = make_ticket()
     next_url = f"/ops/?board=penalty-koc&ticket={ticket.reference}"
