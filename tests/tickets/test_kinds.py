@@ -172,12 +172,13 @@ def test_required_when_not_triggered(create, kind, changes):
     assert ticket.pk
 
 
-def test_required_when_follows_the_coerced_value(create):
-    """A form posts booleans as strings: "true" must trigger the condition like True does."""
-    details = {**VALID["parking-season-pass-registration"][0], "onsite_payment": "true"}
-    del details["onsite_payment_amount"]
+def test_details_take_json_types_only(create):
+    """The API states JSON types (docs/api.md); the console's form converts its strings first.
+    A form-style "true" or "3" is refused next to its field, not guessed."""
+    details = {**VALID["parking-season-pass-registration"][0], "onsite_payment": "true", "pass_used_days": "3"}
     errors = _refused(create, "parking-season-pass-registration", details)
-    assert list(errors) == ["details.onsite_payment_amount"]
+    assert set(errors) == {"details.onsite_payment", "details.pass_used_days"}
+    assert "JSON true 또는 false" in errors["details.onsite_payment"][0]
 
 
 @pytest.mark.parametrize("kind", ["mate-sales-statement", "pet-record-issuance"])
@@ -310,14 +311,14 @@ def test_seed_schemas_are_valid(code):
     assert TicketKind.objects.get(code=code).schema_versions.get(version=1).schema == SCHEMAS[code]
 
 
-def test_validate_details_coerces_types():
+def test_validate_details_checks_types():
     schema = SCHEMAS["parking-season-pass-registration"]
     plain, personal = validate_details(
         schema,
-        {**VALID["parking-season-pass-registration"][0], "onsite_payment_amount": "5000", "receipt_attached": "on"},
+        {**VALID["parking-season-pass-registration"][0], "onsite_payment_amount": 5000.0, "receipt_attached": True},
         {"vehicle_plate": "12가3456", "parking_lot": "판교"},
     )
-    assert plain["onsite_payment_amount"] == 5000
+    assert plain["onsite_payment_amount"] == 5000 and isinstance(plain["onsite_payment_amount"], int)
     assert plain["receipt_attached"] is True
     assert personal == {}
     with pytest.raises(DomainValidationError) as exc:

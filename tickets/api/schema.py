@@ -172,19 +172,139 @@ def empty_means_absent(path, operation) -> set[str]:
     } - {"page_size"}
 
 
+# --- A new ticket per kind: each active kind's field schema (tickets/kinds/schema.py) as a branch --
+
+
+def _filled(schema: dict, field: dict | None = None) -> dict:
+    """A value the server does not treat as blank ("", [] and null mean absent); a required
+    must_be_true box must be ticked."""
+    if (field or {}).get("must_be_true"):
+        return {**schema, "enum": [True]}
+    if schema.get("type") == "string" and "enum" not in schema:
+        return {**schema, "minLength": 1, "pattern": NOT_BLANK}
+    if schema.get("type") == "array":
+        return {**schema, "minItems": 1}
+    return schema
+
+
+def _absent_or_blank(schema: dict) -> dict:
+    return {"maxLength": 0} if schema.get("type") == "string" and "enum" not in schema else {"not": {}}
+
+
+def _details_schema(kind_schema: dict) -> dict:
+    """The kind's JSON Schema (GET /api/v1/kinds/{code}/) in OpenAPI 3.0 terms, with the rules
+    across its fields that 3.0 can state: required_when and at_least_one as anyOf."""
+    from tickets.kinds.schema import json_schema
+
+    details = {k: v for k, v in json_schema(kind_schema).items() if k != "$schema"}
+    props = details["properties"]
+    rules = []
+    for field in kind_schema.get("fields", []):
+        name = field["name"]
+        if name in details["required"]:
+            props[name] = _filled(props[name], field)
+        if when := field.get("required_when"):
+            # Required when every named field holds one of its values: some condition fails, or it is filled.
+            misses = []
+            for other, expected in when.items():
+                wanted = expected if isinstance(expected, list) else [expected]
+                misses += [{"not": {"required": [other]}}, {"properties": {other: {"not": {"enum": wanted}}}}]
+            rules.append({"anyOf": [*misses, {"required": [name], "properties": {name: _filled(props[name], field)}}]})
+    for rule in kind_schema.get("rules", []):
+        if rule.get("rule") == "at_least_one":
+            rules.append({"anyOf": [{"required": [n], "properties": {n: _filled(props[n])}} for n in rule["fields"]]})
+    if rules:
+        details["allOf"] = rules
+    return details
+
+
+def _create_consent_rules(personal: list[str], details: dict) -> list[dict]:
+    """tickets/privacy/consent.apply_contact as schema: contact data (phone, e-mail, a personal
+    detail) needs a basis other than verify_only; existing_member needs member_id; a delegation
+    names the caller and the relation."""
+    from tickets.models import ConsentBasis
+
+    no_contact = {
+        "properties": {
+            "customer_phone": {"maxLength": 0},
+            "customer_email": {"maxLength": 0},
+            "details": {"properties": {n: _absent_or_blank(details["properties"][n]) for n in personal}},
+        }
+    }
+    storing = [b for b in ConsentBasis.values if b != ConsentBasis.VERIFY_ONLY]
+    filled = {"type": "string", "minLength": 1, "pattern": NOT_BLANK}
+
+    def unless(basis, *names):
+        return {
+            "anyOf": [
+                {"properties": {"consent_basis": {"not": {"enum": [basis]}}}},
+                {"required": list(names), "properties": dict.fromkeys(names, filled)},
+            ]
+        }
+
+    return [
+        {"anyOf": [no_contact, {"required": ["consent_basis"], "properties": {"consent_basis": {"enum": storing}}}]},
+        unless(ConsentBasis.EXISTING_MEMBER, "member_id"),
+        unless(ConsentBasis.THIRD_PARTY_DELEGATED, "delegation_caller", "delegation_relation"),
+    ]
+
+
+def ticket_create_branches(kinds) -> list[dict]:
+    """One branch per active kind: its code, its details, its required references, its consent."""
+    from tickets.kinds.schema import personal_field_names
+
+    branches = []
+    for code, kind_schema in kinds:
+        details = _details_schema(kind_schema)
+        refs = kind_schema.get("required_refs", [])
+        branches.append(
+            {
+                "type": "object",
+                "title": code,
+                "required": ["kind", "details", *refs],
+                "properties": {
+                    "kind": {"type": "string", "enum": [code]},
+                    "details": details,
+                    **{ref: {"type": "string", "minLength": 1, "pattern": NOT_BLANK} for ref in refs},
+                },
+                "allOf": _create_consent_rules(sorted(personal_field_names(kind_schema)), details),
+            }
+        )
+    return branches
+
+
+def outcome_rules(outcome: dict, kinds) -> None:
+    """An outcome is one of the ticket's kind's outcomes: here, one of any active kind's (the
+    ticket's kind is data behind the path). A value that needs a reason in a kind needs one here."""
+    values = list(dict.fromkeys(value for kind in kinds for value, _label in kind.outcomes))
+    needing = {value for kind in kinds for value in kind.outcomes_needing_reason}
+    outcome["properties"]["outcome"] = {**outcome["properties"]["outcome"], "enum": values}
+    if needing:
+        reason = {"type": "string", "minLength": 1, "pattern": NOT_BLANK}
+        outcome["anyOf"] = [
+            {"properties": {"outcome": {"enum": [v for v in values if v not in needing]}}},
+            {"required": ["reason"], "properties": {"reason": reason}},
+        ]
+
+
 def request_shapes_hook(result, generator, request, public):
     """drf-spectacular postprocessing: what a serializer field cannot say. A new ticket's kind is
     one of the active kinds now (the schema is generated per request; kinds are data), and an
     assignment names an assignee or a board (tickets/api/views.py)."""
-    from tickets.kinds.services import active_kind_codes
+    from tickets.kinds.services import active_kinds_with_schema
 
     schemas = result.get("components", {}).get("schemas", {})
     try:
-        codes = active_kind_codes()
+        kinds = active_kinds_with_schema()
     except DatabaseError:  # `manage.py spectacular` on a machine without the database
-        codes = None
-    if (create := schemas.get("TicketCreateRequest")) and codes is not None:
-        create["properties"]["kind"] = {**create["properties"]["kind"], "enum": codes}
+        kinds = None
+    if (create := schemas.get("TicketCreateRequest")) and kinds is not None:
+        create["properties"]["kind"] = {**create["properties"]["kind"], "enum": [kind.code for kind in kinds]}
+        create["oneOf"] = ticket_create_branches([(kind.code, kind.schema) for kind in kinds])
+    if (outcome := schemas.get("OutcomeRequest")) and kinds is not None:
+        outcome_rules(outcome, kinds)
+    if update := schemas.get("PatchedTicketUpdateRequest"):
+        update["additionalProperties"] = False  # ticket_update refuses any other field
     if assignment := schemas.get("AssignmentRequest"):
         assignment["anyOf"] = [{"required": ["assignee"]}, {"required": ["board"]}]
     if consent := schemas.get("ConsentRequest"):

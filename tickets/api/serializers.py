@@ -80,6 +80,9 @@ class TicketSerializer(FieldsBuiltOnce, serializers.ModelSerializer):
     assignee = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
     customer_phone = serializers.CharField(source="customer_phone_masked", read_only=True, help_text="Masked.")
     customer_email = serializers.CharField(source="customer_email_masked", read_only=True, help_text="Masked.")
+    consent_basis = serializers.ChoiceField(
+        choices=ConsentBasis.choices, allow_blank=True, read_only=True, help_text="Empty: none recorded."
+    )
     personal_details = serializers.SerializerMethodField(help_text="Kind fields holding personal data, masked.")
     allowed_transitions = serializers.SerializerMethodField()
 

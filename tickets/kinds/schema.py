@@ -113,15 +113,17 @@ def _coerce(field: dict, value):
             # Stored in clear and shown to every role: contact data belongs in the contact field.
             raise ValueError(CONTACT_IN_TEXT[found])
         return value
+    # JSON types only (docs/api.md): the console's form turns its strings into these first
+    # (tickets/console/forms.py), so the API's schema states exactly what is accepted.
     if kind == "int":
-        if isinstance(value, bool):
-            raise ValueError("정수여야 합니다.")
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ValueError("정수(JSON 숫자)여야 합니다. 예: 3")
         try:
             number = int(value)
-        except (TypeError, ValueError, OverflowError):  # OverflowError: int(float("inf"))
-            raise ValueError("정수여야 합니다.") from None
+        except (ValueError, OverflowError):  # OverflowError: int(float("inf"))
+            raise ValueError("정수(JSON 숫자)여야 합니다. 예: 3") from None
         if isinstance(value, float) and value != number:
-            raise ValueError("정수여야 합니다.")
+            raise ValueError("정수(JSON 숫자)여야 합니다. 예: 3")
         if "min" in field and number < field["min"]:
             raise ValueError(f"{field['min']} 이상이어야 합니다.")
         if "max" in field and number > field["max"]:
@@ -130,11 +132,7 @@ def _coerce(field: dict, value):
     if kind == "bool":
         if isinstance(value, bool):
             return value
-        if value in ("true", "on", "1", 1):
-            return True
-        if value in ("false", "off", "0", 0):
-            return False
-        raise ValueError("예/아니오 값이어야 합니다.")
+        raise ValueError("예/아니오 값(JSON true 또는 false)이어야 합니다.")
     if kind == "date":
         parsed = value if isinstance(value, dt.date) and not isinstance(value, dt.datetime) else None
         if parsed is None and isinstance(value, str):

@@ -24,9 +24,11 @@ def kind_save_schema(kind: TicketKind, schema: dict) -> TicketKindSchema:
     return version
 
 
-def active_kind_codes() -> list[str]:
-    """The codes kind_get accepts (the API schema's enum for a new ticket's kind)."""
-    return list(TicketKind.objects.filter(active=True).order_by("sort_order", "code").values_list("code", flat=True))
+def active_kinds_with_schema() -> list[TicketKind]:
+    """The kinds a new ticket can have: active, with a field schema (the API schema is generated
+    from them on each request, so an administrator's edit shows at once)."""
+    kinds = TicketKind.objects.filter(active=True).order_by("sort_order", "code").prefetch_related("schema_versions")
+    return [kind for kind in kinds if kind.current_schema is not None]
 
 
 def kind_get(code: str) -> TicketKind:
