@@ -37,9 +37,15 @@ from tickets.models import (
 
 from .examples import example_request
 
+# Years 2000-8999: before 1908 Asia/Seoul's offset is local mean time (+08:27:52), which RFC 3339
+# cannot write, so such a time would come back as an invalid date-time; none is a real due time.
+AWARE_YEARS = "^[2-8][0-9]{3}-"
 
+
+@extend_schema_field({"type": "string", "format": "date-time", "pattern": AWARE_YEARS})
 class AwareDateTimeField(serializers.DateTimeField):
-    """ISO 8601 with an explicit offset; naive values are refused rather than guessed."""
+    """ISO 8601 with an explicit offset, in the years 2000-8999; naive values are refused rather
+    than guessed."""
 
     def to_internal_value(self, value):
         try:
@@ -48,6 +54,8 @@ class AwareDateTimeField(serializers.DateTimeField):
             parsed = None
         if parsed is None or parsed.tzinfo is None:
             raise serializers.ValidationError("시간대가 포함된 ISO 8601 일시여야 합니다. 예: 2026-11-24T10:00:00+09:00")
+        if not 2000 <= parsed.year <= 8999:
+            raise serializers.ValidationError("2000년부터 8999년 사이의 일시여야 합니다.")
         try:
             return parsed.astimezone(dt.UTC)
         except (OverflowError, ValueError):
