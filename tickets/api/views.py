@@ -296,7 +296,8 @@ class TicketViewSet(mixins.ListModelMixin, ApiViewSet):
         tags=["attachments"],
         responses={200: s.AttachmentSerializer(many=True)},
     )
-    @action(detail=True, methods=["get"], pagination_class=None, parser_classes=[MultiPartParser])
+    # filter_backends=[]: a ticket's own lists take none of the ticket list's filters (nor state them).
+    @action(detail=True, methods=["get"], pagination_class=None, filter_backends=[], parser_classes=[MultiPartParser])
     def attachments(self, request, reference=None):
         ticket = self.get_ticket()
         rows = Attachment.objects.filter(ticket=ticket).select_related("ticket").order_by("uploaded_at", "id")
@@ -328,7 +329,7 @@ class TicketViewSet(mixins.ListModelMixin, ApiViewSet):
         tags=["delegations"],
         responses={200: s.DelegationSerializer(many=True)},
     )
-    @action(detail=True, methods=["get"], pagination_class=None)
+    @action(detail=True, methods=["get"], pagination_class=None, filter_backends=[])
     def delegations(self, request, reference=None):
         ticket = self.get_ticket()
         return Response(s.DelegationSerializer(ticket.delegations.order_by("recorded_at", "id"), many=True).data)
