@@ -124,6 +124,9 @@ class SessionAuthenticationScheme(OpenApiAuthenticationExtension):
 NO_NUL = "^[^\\x00]*$"
 # A required text field: DRF trims it, so it needs one character that is not white space.
 NOT_BLANK = "^[^\\x00]*[^\\s\\x00][^\\x00]*$"
+# A date-time filter in the years 0002-9998: at 0001 or 9999 an offset can carry it outside what
+# a datetime holds when filters.UtcIsoDateTimeField moves it to UTC (a 400).
+FILTER_YEARS = "^(?:000[2-9]|00[1-9][0-9]|0[1-9][0-9]{2}|[1-8][0-9]{3}|9[0-8][0-9]{2}|99[0-8][0-9]|999[0-8])-"
 IDEMPOTENCY_KEY_SCHEMA = {
     "type": "string",
     "minLength": 1,
@@ -353,6 +356,8 @@ def request_rules_hook(result, generator, request, public):
                     parameter["schema"] = dict(IDEMPOTENCY_KEY_SCHEMA)
                 elif parameter["in"] == "query" and parameter["name"] in query_rules:
                     parameter["schema"] = {**parameter["schema"], **query_rules[parameter["name"]]}
+                elif parameter["in"] == "query" and parameter.get("schema", {}).get("format") == "date-time":
+                    parameter["schema"] = {**parameter["schema"], "pattern": FILTER_YEARS}
                 elif parameter["in"] == "query":
                     _text_rules(parameter.get("schema"))
                 if parameter["in"] == "query" and parameter["name"] in empty_means_absent(path, operation):
