@@ -237,19 +237,23 @@ def _create_consent_rules(personal: list[str], details: dict) -> list[dict]:
     storing = [b for b in ConsentBasis.values if b != ConsentBasis.VERIFY_ONLY]
     filled = {"type": "string", "minLength": 1, "pattern": NOT_BLANK}
 
-    def unless(basis, *names):
-        return {
-            "anyOf": [
-                {"properties": {"consent_basis": {"not": {"enum": [basis]}}}},
-                {"required": list(names), "properties": dict.fromkeys(names, filled)},
-            ]
-        }
+    def named(*names):
+        return {"required": list(names), "properties": dict.fromkeys(names, filled)}
 
     return [
         {"anyOf": [no_contact, {"required": ["consent_basis"], "properties": {"consent_basis": {"enum": storing}}}]},
-        unless(ConsentBasis.EXISTING_MEMBER, "member_id"),
-        unless(ConsentBasis.THIRD_PARTY_DELEGATED, "delegation_caller", "delegation_relation"),
+        _with_basis("consent_basis", ConsentBasis.EXISTING_MEMBER, named("member_id")),
+        _with_basis("consent_basis", ConsentBasis.THIRD_PARTY_DELEGATED, named(*DELEGATION_NAMES)),
     ]
+
+
+# A delegated basis names who delegated and how they are related (consent.apply_contact).
+DELEGATION_NAMES = ("delegation_caller", "delegation_relation")
+
+
+def _with_basis(field: str, basis: str, then: dict) -> dict:
+    """`then` holds whenever the consent basis in `field` is `basis`."""
+    return {"anyOf": [{"properties": {field: {"not": {"enum": [basis]}}}}, then]}
 
 
 def ticket_create_branches(kinds) -> list[dict]:
@@ -326,17 +330,16 @@ def _consent_rules() -> list[dict]:
     delegating caller and the relation."""
     from tickets.models import ConsentBasis
 
-    def unless(basis, then):
-        return {"anyOf": [{"properties": {"basis": {"not": {"enum": [basis]}}}}, then]}
-
     blank = {"type": "string", "pattern": "^\\s*$"}  # DRF trims: white space is empty
     named = {"type": "string", "pattern": NOT_BLANK}
-    delegated = ("delegation_caller", "delegation_relation")
     return [
-        unless(ConsentBasis.VERIFY_ONLY.value, {"properties": {"customer_phone": blank, "customer_email": blank}}),
-        unless(
+        _with_basis(
+            "basis", ConsentBasis.VERIFY_ONLY.value, {"properties": {"customer_phone": blank, "customer_email": blank}}
+        ),
+        _with_basis(
+            "basis",
             ConsentBasis.THIRD_PARTY_DELEGATED.value,
-            {"required": list(delegated), "properties": {name: named for name in delegated}},
+            {"required": list(DELEGATION_NAMES), "properties": dict.fromkeys(DELEGATION_NAMES, named)},
         ),
     ]
 
